@@ -1,0 +1,78 @@
+"""Statistics for readers: summaries with quantiles, and paired run-by-run comparisons.
+
+Paired, because every scenario's run i uses the same keyed random numbers (common random numbers):
+the difference B - A for the same run removes the noise both share, so its confidence interval is
+far narrower than comparing two independent samples. The 95% interval is Student's t on the mean
+paired difference (scipy.stats), valid here because runs are independent of one another.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+MAIN_METRICS = ("disruptions_total", "priority_disruptions", "lapsed_funds_m", "overrun_cost_m",
+                "capability_spend_m", "projects_delivered", "mean_fte", "cost_per_disruption_k")
+
+
+def describe(values: np.ndarray) -> dict[str, float]:
+    """Mean and the 5th, 50th and 95th percentiles (NaN-aware)."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return {"mean": math.nan, "p5": math.nan, "p50": math.nan, "p95": math.nan}
+    p5, p50, p95 = np.quantile(values, (0.05, 0.5, 0.95))
+    return {"mean": float(values.mean()), "p5": float(p5), "p50": float(p50), "p95": float(p95)}
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and its two-sided t confidence interval."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    n = values.size
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    mean = float(values.mean())
+    if n < 2:
+        return (mean, math.nan, math.nan)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    return (mean, mean - half, mean + half)
+
+
+def summary_table(runs: pd.DataFrame, metrics: tuple[str, ...] = MAIN_METRICS) -> pd.DataFrame:
+    rows = []
+    for metric in metrics:
+        d = describe(runs[metric].to_numpy())
+        _, lo, hi = mean_ci(runs[metric].to_numpy())
+        rows.append({"metric": metric, **d, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def paired_comparison(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> dict[str, Any]:
+    """B against A for one metric, matched by `run`."""
+    joined = a[["run", metric]].merge(b[["run", metric]], on="run", suffixes=("_a", "_b"))
+    va = joined[f"{metric}_a"].to_numpy(dtype=float)
+    vb = joined[f"{metric}_b"].to_numpy(dtype=float)
+    diff = vb - va
+    mean, lo, hi = mean_ci(diff)
+    valid = ~np.isnan(diff)
+    prob = float(np.mean(diff[valid] > 0)) if valid.any() else math.nan
+    return {
+        "metric": metric,
+        "a": describe(va),
+        "b": describe(vb),
+        "paired_difference": {"mean": mean, "ci_low": lo, "ci_high": hi},
+        "prob_b_greater": prob,
+    }
+
+
+def compare_runs(a_name: str, a: pd.DataFrame, b_name: str, b: pd.DataFrame,
+                 metrics: tuple[str, ...]) -> dict[str, Any]:
+    """The `fundsim compare --json` object for B against A."""
+    runs = int(a[["run"]].merge(b[["run"]], on="run").shape[0])
+    return {"a": a_name, "b": b_name, "runs": runs,
+            "metrics": [paired_comparison(a, b, m) for m in metrics]}

@@ -1,0 +1,62 @@
+"""The project's exceptions: one base class so callers can catch everything fundsim raises.
+
+The CLI turns a `FundsimError` into one clear message and exit code 2 (bad input); anything else is
+a bug and exits 1. Messages follow SimPy's "value plus rule" wording, with the file and field path
+in front, so a finance analyst can fix a scenario file without reading Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class FundsimError(Exception):
+    """Base class for every error fundsim raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario: where it is, what it holds and the rule it breaks."""
+
+    path: str
+    value: object
+    rule: str
+
+    def render(self) -> str:
+        where = self.path or "(file)"
+        if self.value is _NO_VALUE:
+            return f"{where}: {self.rule}"
+        return f"{where} = {_show(self.value)}: {self.rule}"
+
+
+_NO_VALUE = object()
+
+
+def _show(value: object) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, dict):
+        text = "{" + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + "}"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class ScenarioError(FundsimError):
+    """A scenario file that cannot be used: every problem found, each with file, path, value, rule."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = problems
+        lines = [f"{file}: {p.render()}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+def problem(path: str, rule: str, value: object = _NO_VALUE) -> Problem:
+    """Build a `Problem`; leave `value` out when there is no value to show (a missing field)."""
+    return Problem(path=path, value=value, rule=rule)
+
+
+class ResultsError(FundsimError):
+    """A results folder that is missing, incomplete or does not match its manifest."""
+
+
+class UsageError(FundsimError):
+    """A command-line request that cannot be carried out as asked (e.g. an existing output folder)."""

@@ -1,0 +1,764 @@
+"""The SimPy model of one run: funding arrives, the organisation plans, money becomes disruptions.
+
+What happens when, as SimPy events: a settlement is confirmed at month 3.7, a tranche lands at
+month 8.2, a recruitment campaign's recruits arrive, a project is delivered at month 27.2, a fiscal
+year closes. Between two events every rate is constant or decays at a known exponential rate
+(attrition, legacy-IT decay), so `_Ledger.advance_to` integrates spending, staff and the disruption
+rate in closed form, split at month ends for the monthly record. No event is one disruption: the
+month's count is one Poisson draw of its integrated rate, taken after the event loop from the
+month's keyed uniform (see `rng.py`). docs/model.md states every mechanism and its source.
+
+The engine does no I/O: `simulate` takes a compiled scenario, a seed and a run index and returns
+plain numpy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+from scipy import special
+
+from .distributions import poisson_ppf
+from .rng import DrawCatalogue
+from .scenario import MAX_CONFIRMATION_DELAY_MONTHS, Capability, Scenario, Stream
+
+RAMP_PRODUCTIVITY = 0.5
+"""A recruit still ramping up counts as half an FTE: the average of a linear ramp from 0 to 1."""
+
+MIN_COHORT_FTE = 1.0
+"""Recruitment campaigns smaller than one post are not run."""
+
+RUN_OUTPUTS = (
+    "disruptions_total", "priority_disruptions", "non_priority_disruptions", "lapsed_funds_m",
+    "capability_spend_m", "overrun_cost_m", "projects_delivered", "project_pauses", "mean_fte",
+    "final_productivity", "cost_per_disruption_k", "mean_temporary_fte", "temporary_spend_m",
+    "overhead_m", "emergency_cover_m", "received_m", "spent_m", "interim_months",
+)
+"""Per-run outputs: MODEL.md's eleven, then the money and planning figures behind them."""
+
+YEAR_OUTPUTS = (
+    "disruptions_total", "priority_disruptions", "non_priority_disruptions", "lapsed_funds_m",
+    "capability_spend_m", "overrun_cost_m", "projects_delivered", "project_pauses", "mean_fte",
+    "final_productivity", "cost_per_disruption_k", "mean_temporary_fte", "temporary_spend_m",
+    "overhead_m", "emergency_cover_m", "received_m", "carried_in_m", "spent_m", "carried_out_m",
+)
+"""Per-run, per-fiscal-year outputs. Money balances each year:
+received + carried_in = spent + lapsed + carried_out + overhead."""
+
+MONTH_OUTPUTS = ("fte", "temporary_fte", "productivity", "cash_m", "disruptions",
+                 "cumulative_disruptions")
+
+
+@dataclass(frozen=True)
+class CompiledStream:
+    """What one run needs of a stream, computed once per scenario."""
+
+    name: str
+    spec: Stream
+    expected_m: np.ndarray  # gross expected amount per fiscal year
+    period_starts: tuple[int, ...]  # first fiscal year (0-based) of each settlement period
+    tranche_stream: bool
+
+
+@dataclass(frozen=True)
+class CompiledProject:
+    name: str
+    spec: Capability
+    mean_lead: float
+
+
+@dataclass(frozen=True)
+class CompiledScenario:
+    """A validated scenario laid out for fast repeated runs (streams, projects, the draw catalogue)."""
+
+    scenario: Scenario
+    years: int
+    months: int
+    streams: tuple[CompiledStream, ...]
+    projects: tuple[CompiledProject, ...]
+    draws: DrawCatalogue
+    recruit_cycles: int
+
+    @property
+    def sha256(self) -> str:
+        return self.scenario.sha256()
+
+
+def compile_scenario(scenario: Scenario) -> CompiledScenario:
+    """Lay a scenario out for simulation: expected amounts, settlement periods, named draws."""
+    years = scenario.horizon.years
+    budget = scenario.funding.baseline_budget_m
+    growth = scenario.funding.real_growth
+    totals = budget * (1.0 + growth) ** np.arange(years)
+    streams = []
+    draws = DrawCatalogue()
+    for name in sorted(scenario.funding.streams):
+        spec = scenario.funding.streams[name]
+        starts = tuple(range(0, years, spec.settlement_years))
+        streams.append(CompiledStream(name, spec, totals * spec.share, starts,
+                                      spec.arrival == "tranches"))
+        # Keyed by what each draw is about: the amount of a stream in a fiscal year, the delay of
+        # the settlement that starts in a fiscal year, the j-th tranche of a stream in a year.
+        draws.add(f"amount/{name}", (str(y) for y in range(years)))
+        draws.add(f"delay/{name}", (str(y) for y in starts))
+        if spec.arrival == "tranches":
+            draws.add(f"tranche/{name}",
+                      (f"{y}/{j}" for y in range(years) for j in range(spec.tranches)))
+    projects = sorted(scenario.capabilities.items(), key=lambda kv: (kv[1].priority, kv[0]))
+    compiled_projects = []
+    for name, spec in projects:
+        draws.add(f"lead/{name}", ["0"])
+        compiled_projects.append(CompiledProject(name, spec, spec.lead_time_months.mean()))
+    months = 12 * years
+    cycles = math.ceil(months / scenario.workforce.recruitment_interval_months) + 1
+    draws.add("recruit", (str(c) for c in range(cycles)))
+    draws.add("disrupt/priority", (str(m) for m in range(months)))
+    draws.add("disrupt/other", (str(m) for m in range(months)))
+    return CompiledScenario(scenario, years, months, tuple(streams), tuple(compiled_projects),
+                            draws, cycles)
+
+
+@dataclass
+class RunOutput:
+    """One run's results as arrays: per run, per fiscal year, per month."""
+
+    run: dict[str, float]
+    years: dict[str, np.ndarray]
+    months: dict[str, np.ndarray]
+
+
+# ---------------------------------------------------------------------------- run state
+
+
+@dataclass
+class _StreamState:
+    c: CompiledStream
+    amounts: np.ndarray  # realised gross amount per year (unknown to the organisation until confirmed)
+    confirmed_through: int = -1  # last fiscal year whose amount is confirmed
+    resource: float = 0.0  # money on hand
+    capital: float = 0.0
+    interim: bool = False  # on an interim allowance for the current year
+    authority: float = 0.0  # interim allowance left this year
+    advance: float = 0.0  # spent under the interim allowance, charged at confirmation
+
+    def net(self, gross: float) -> tuple[float, float, float]:
+        """(overhead, resource, capital) of a gross allocation."""
+        spec = self.c.spec
+        overhead = gross * spec.bid_overhead_pct
+        net = gross - overhead
+        capital = net * spec.capital_share
+        return overhead, net - capital, capital
+
+    def period_of(self, year: int) -> int:
+        return year // self.c.spec.settlement_years
+
+    def carry_fraction(self, closing_year: int) -> float:
+        same = self.period_of(closing_year) == self.period_of(closing_year + 1)
+        spec = self.c.spec
+        return spec.carry_over_within_settlement if same else spec.carry_over_across_settlements
+
+
+@dataclass
+class _Project:
+    c: CompiledProject
+    lead: float
+    state: str = "idle"  # idle, active, paused, delivered
+    remaining_cost: float = 0.0
+    remaining_months: float = 0.0
+    rate: float = 0.0  # capital per month while active
+    paused_at: float = 0.0
+    version: int = 0  # bumped by each pause, so a delivery timer set before it is void
+
+
+@dataclass
+class _Cohort:
+    fte: float
+    arrives: float
+
+
+@dataclass
+class _Years:
+    """Per-fiscal-year accumulators."""
+
+    n: int
+    data: dict[str, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.data = {k: np.zeros(self.n) for k in YEAR_OUTPUTS}
+
+    def add(self, key: str, year: int, value: float) -> None:
+        self.data[key][year] += value
+
+
+class _Model:
+    """State and processes of one run. Built, run once, then read."""
+
+    def __init__(self, cs: CompiledScenario, seed: int, run: int) -> None:
+        self.cs = cs
+        sc = cs.scenario
+        self.org = sc.organisation
+        self.wf = sc.workforce
+        self.ops = sc.operations
+        u = cs.draws.uniforms(seed, run)
+        self.u = u
+        self.env = simpy.Environment()
+        self.year = 0
+        self.t_last = 0.0
+        # Streams: realised amounts from per-(stream, year) Z (mean-one lognormal factor).
+        self.streams: list[_StreamState] = []
+        for c in cs.streams:
+            sigma = c.spec.amount_volatility
+            z = special.ndtri(u[cs.draws.slice(f"amount/{c.name}")])
+            factor = np.exp(sigma * z - 0.5 * sigma * sigma)
+            self.streams.append(_StreamState(c, c.expected_m * factor))
+        self.commit_streams = sorted(
+            (s for s in self.streams if not s.c.tranche_stream),
+            key=lambda s: (s.c.spec.carry_over_within_settlement,
+                           s.c.spec.carry_over_across_settlements, s.c.name))
+        self.temp_streams = [s for s in self.streams if s.c.tranche_stream] + self.commit_streams
+        self.capital_streams = sorted(
+            self.streams, key=lambda s: (s.c.spec.carry_over_within_settlement,
+                                         s.c.spec.carry_over_across_settlements, s.c.name))
+        # Workforce (a fluid of FTE: attrition is a continuous hazard).
+        self.h = -math.log(1.0 - self.wf.attrition_per_year) / 12.0
+        self.cost_fte_month = self.wf.cost_per_fte_k / 1000.0 / 12.0
+        self.temp_cost_fte_month = self.cost_fte_month * (1.0 + self.org.temporary_capacity_premium)
+        self.f_full = float(self.wf.initial_fte)
+        self.f_ramp = 0.0
+        self.pipeline: list[_Cohort] = []
+        self.recruit_leads = [self.wf.recruitment_lead_months.ppf(x)
+                              for x in u[cs.draws.slice("recruit")]]
+        # Temporary capacity, bought at a constant rate between decisions.
+        self.temp_planned = 0.0  # £m a month from money planned for
+        self.temp_rushed = 0.0  # £m a month from money that arrived in the late window
+        self.rushed_unspent = 0.0
+        # Productivity: legacy decay until modernised, times delivered uplifts.
+        self.b = -math.log(1.0 - self.ops.legacy_decay_per_year) / 12.0
+        self.productivity = 1.0
+        self.priority_share = self.ops.priority_share_base
+        self.modernised = False
+        self.run_cost_month = 0.0
+        self.projects = [
+            _Project(p, p.spec.lead_time_months.ppf(float(u[cs.draws.slice(f"lead/{p.name}")][0])))
+            for p in cs.projects
+        ]
+        # Records.
+        self.y = _Years(cs.years)
+        self.mu_priority = np.zeros(cs.months)
+        self.mu_other = np.zeros(cs.months)
+        self.month_fte = np.zeros(cs.months)
+        self.month_temp = np.zeros(cs.months)
+        self.month_prod = np.zeros(cs.months)
+        self.month_cash = np.zeros(cs.months)
+        self.interim_months = 0.0
+        self.delivered_count = 0
+        self.pause_count = 0
+
+    # ------------------------------------------------------------------ the event loop
+
+    def run(self) -> RunOutput:
+        env = self.env
+        for s in self.streams:
+            self._schedule_confirmations(s)
+        self._open_year(0)
+        env.process(self._calendar())
+        env.run(until=float(self.cs.months))
+        self._advance_to(float(self.cs.months))
+        self._close_year(self.cs.years - 1)
+        return self._outputs()
+
+    def _calendar(self):
+        """Fiscal-year ends and recruitment cycles, in a fixed order when they coincide."""
+        interval = self.wf.recruitment_interval_months
+        cycle = 0
+        next_cycle = 0.0
+        horizon = float(self.cs.months)
+        while True:
+            next_year_end = 12.0 * (self.year + 1)
+            t = min(next_cycle, next_year_end)
+            if t >= horizon:
+                return
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            if t == next_year_end:
+                self._advance_to(t)
+                self._close_year(self.year)
+                self._open_year(self.year + 1)
+            if t == next_cycle:
+                self._advance_to(t)
+                self._recruit(cycle)
+                cycle += 1
+                next_cycle = cycle * interval
+            self._replan()
+
+    def _schedule_confirmations(self, s: _StreamState) -> None:
+        delays = s.c.spec.confirmation_delay_months
+        us = self.u[self.cs.draws.slice(f"delay/{s.c.name}")]
+        for start, x in zip(s.c.period_starts, us, strict=True):
+            delay = min(delays.ppf(float(x)), MAX_CONFIRMATION_DELAY_MONTHS)
+            when = max(0.0, 12.0 * start + delay)
+            # Confirmed before its period starts: known from `when`, received when the year opens.
+            if when <= 0.0:
+                self._confirm(s, start, announce=False)
+            else:
+                self._at(when, lambda s=s, start=start: self._confirm(s, start))
+
+    def _at(self, when: float, action) -> None:
+        event = self.env.timeout(when - self.env.now)
+        event.callbacks.append(lambda _e: action())
+
+    # ------------------------------------------------------------------ funding
+
+    def _confirm(self, s: _StreamState, start: int, announce: bool = True) -> None:
+        """A settlement for the period starting in fiscal year `start` is confirmed now."""
+        if s.confirmed_through >= start:
+            return
+        now = self.env.now
+        if announce:
+            self._advance_to(now)
+        last = min(start + s.c.spec.settlement_years, self.cs.years) - 1
+        s.confirmed_through = last
+        if s.c.tranche_stream:
+            for y in range(start, last + 1):
+                self._schedule_tranches(s, y, max(now, 12.0 * y))
+        elif start <= self.year and s.interim:
+            self._receive_confirmed(s, self.year, now)
+        if announce:
+            self._replan()
+
+    def _receive_confirmed(self, s: _StreamState, year: int, now: float) -> None:
+        """The year's allocation lands; what was spent under the interim allowance is charged."""
+        gross = float(s.amounts[year])
+        overhead, resource, capital = s.net(gross)
+        if s.advance > resource:
+            # A settlement cannot take back what was already spent under the vote on account:
+            # the excess is met by in-year cover (a Supplementary Estimate) and reported.
+            cover = s.advance - resource
+            self.y.add("emergency_cover_m", year, cover)
+            self.y.add("received_m", year, cover)
+            resource += cover
+        resource -= s.advance
+        s.interim = False
+        s.advance = 0.0
+        s.authority = 0.0
+        self.y.add("received_m", year, gross)
+        self.y.add("overhead_m", year, overhead)
+        s.resource += resource
+        s.capital += capital
+        if now >= 12.0 * (year + 1) - self.org.late_spend_window_months and now > 12.0 * year:
+            self.rushed_unspent += resource
+
+    def _schedule_tranches(self, s: _StreamState, year: int, earliest: float) -> None:
+        n = s.c.spec.tranches
+        us = self.u[self.cs.draws.slice(f"tranche/{s.c.name}")][year * n:(year + 1) * n]
+        end = 12.0 * (year + 1)
+        amount = float(s.amounts[year]) / n
+        for x in us:
+            self._at(earliest + float(x) * (end - earliest),
+                     lambda s=s, year=year, amount=amount: self._tranche(s, year, amount))
+
+    def _tranche(self, s: _StreamState, year: int, gross: float) -> None:
+        now = self.env.now
+        self._advance_to(now)
+        overhead, resource, capital = s.net(gross)
+        self.y.add("received_m", year, gross)
+        self.y.add("overhead_m", year, overhead)
+        s.resource += resource
+        s.capital += capital
+        if now >= 12.0 * (year + 1) - self.org.late_spend_window_months:
+            self.rushed_unspent += resource
+        self._replan()
+
+    def _open_year(self, year: int) -> None:
+        self.year = year
+        self.rushed_unspent = 0.0
+        for s in self.streams:
+            if s.c.tranche_stream:
+                continue
+            if s.confirmed_through >= year:
+                self._receive_confirmed(s, year, 12.0 * year)
+            else:
+                _, prev_resource, _ = s.net(float(s.amounts[year - 1]) if year else
+                                            float(s.c.expected_m[0]) /
+                                            (1.0 + self.cs.scenario.funding.real_growth))
+                s.interim = True
+                s.authority = self.org.interim_fraction * prev_resource
+                s.advance = 0.0
+
+    def _close_year(self, year: int) -> None:
+        """Fiscal-year end: carry over what the stream's rules allow; the rest lapses."""
+        y = self.y
+        carried = lapsed = 0.0
+        for s in self.streams:
+            fraction = s.carry_fraction(year)
+            for attr in ("resource", "capital"):
+                balance = getattr(s, attr)
+                keep = balance * fraction
+                carried += keep
+                lapsed += balance - keep
+                setattr(s, attr, keep)
+        y.add("carried_out_m", year, carried)
+        y.add("lapsed_funds_m", year, lapsed)
+        if year + 1 < self.cs.years:
+            y.add("carried_in_m", year + 1, carried)
+        y.data["final_productivity"][year] = self.productivity
+        self.temp_planned = self.temp_rushed = 0.0
+
+    # ------------------------------------------------------------------ the organisation's plan
+
+    def _frozen(self) -> bool:
+        """Planning blight: no new commitments while core money for this year is unconfirmed."""
+        return any(s.interim and s.c.spec.share > 0 for s in self.commit_streams)
+
+    def _planned_resource(self, s: _StreamState, year: int) -> float:
+        """Resource money the organisation plans on from a stream in a year: the confirmed amount,
+        or, unconfirmed, the expected amount less `prudence_sd` standard deviations."""
+        if s.confirmed_through >= year:
+            gross = float(s.amounts[year])
+        else:
+            sigma = s.c.spec.amount_volatility
+            gross = float(s.c.expected_m[year]) * math.exp(-self.org.prudence_sd * sigma)
+        return s.net(gross)[1]
+
+    def _establishment(self) -> float:
+        """Permanent posts affordable in every year of the planning look-ahead, from money that
+        arrives at confirmation, after fixed, legacy-IT and capability running costs."""
+        org = self.org
+        committed_run = sum(p.c.spec.run_cost_m_per_year for p in self.projects
+                            if p.state != "idle")
+        legacy = 0.0 if self.modernised else org.legacy_it_cost_m_per_year
+        cost_fte_year = self.cost_fte_month * 12.0
+        last = min(self.year + org.planning_years, self.cs.years)
+        best = math.inf
+        for year in range(self.year, last):
+            money = sum(self._planned_resource(s, year) for s in self.commit_streams)
+            posts = (money - org.fixed_costs_m_per_year - legacy - committed_run) / cost_fte_year
+            best = min(best, posts)
+        return max(0.0, best)
+
+    def _recruit(self, cycle: int) -> None:
+        if self._frozen():
+            return
+        in_pipeline = sum(c.fte for c in self.pipeline)
+        gap = self._establishment() - (self.f_full + self.f_ramp + in_pipeline)
+        arrives = self.env.now + max(0.0, self.recruit_leads[cycle])
+        year_end = 12.0 * (self.year + 1)
+        if arrives < year_end:
+            # This year's money must also pay the recruits until the year end.
+            spare = self._spare_resource(self.env.now, year_end)
+            cost_each = self.cost_fte_month * _decayed_span(self.h, year_end - arrives)
+            gap = min(gap, spare / cost_each)
+        if gap < MIN_COHORT_FTE:
+            return
+        cohort = _Cohort(gap, arrives)
+        self.pipeline.append(cohort)
+        self._at(cohort.arrives, lambda: self._arrive(cohort))
+
+    def _arrive(self, cohort: _Cohort) -> None:
+        self._advance_to(self.env.now)
+        self.pipeline.remove(cohort)
+        ramp = self.wf.ramp_up_months
+        if ramp <= 0:
+            self.f_full += cohort.fte
+        else:
+            self.f_ramp += cohort.fte
+            survivors = cohort.fte * math.exp(-self.h * ramp)
+            self._at(self.env.now + ramp, lambda: self._ramped(survivors))
+        self._replan()
+
+    def _ramped(self, fte: float) -> None:
+        self._advance_to(self.env.now)
+        moved = min(fte, self.f_ramp)
+        self.f_ramp -= moved
+        self.f_full += moved
+
+    def _replan(self) -> None:
+        self._plan_projects()
+        self._plan_temporary()
+
+    def _plan_projects(self) -> None:
+        """Pause what confirmed capital cannot pay for to the year end (lowest priority first),
+        resume what it can, then contract new projects that confirmed money covers."""
+        now = self.env.now
+        left = 12.0 * (self.year + 1) - now
+        cash = sum(s.capital for s in self.streams)
+        active = [p for p in self.projects if p.state == "active"]
+        need = sum(p.rate for p in active) * left
+        for p in reversed(active):
+            if need <= cash * (1.0 + 1e-12):
+                break
+            self._pause(p)
+            need -= p.rate * left
+        for p in self.projects:
+            if p.state == "paused" and need + p.rate * left <= cash:
+                self._resume(p)
+                need += p.rate * left
+        if self._frozen():
+            return
+        future = sum(s.net(float(s.amounts[y]))[2] for s in self.streams
+                     for y in range(self.year + 1, s.confirmed_through + 1))
+        committed = sum(p.remaining_cost for p in self.projects if p.state in ("active", "paused"))
+        cover = cash + future - committed
+        for p in self.projects:
+            if p.state != "idle":
+                continue
+            spec = p.c.spec
+            expected_rate = spec.capex_m / p.c.mean_lead
+            covered = self.org.contract_cover == 0 or cover >= self.org.contract_cover * spec.capex_m
+            if (covered
+                    and need + expected_rate * left <= cash):
+                self._contract(p)
+                need += p.rate * left
+                cover -= spec.capex_m
+
+    def _contract(self, p: _Project) -> None:
+        p.state = "active"
+        p.remaining_cost = p.c.spec.capex_m
+        p.remaining_months = p.lead
+        p.rate = p.remaining_cost / p.remaining_months
+        self._start_work(p)
+
+    def _start_work(self, p: _Project) -> None:
+        """Set the delivery timer for the work left; a later pause voids it."""
+        version = p.version
+        self._at(self.env.now + p.remaining_months,
+                 lambda: self._deliver(p) if p.version == version else None)
+
+    def _pause(self, p: _Project) -> None:
+        p.state = "paused"
+        p.paused_at = self.env.now
+        self.pause_count += 1
+        self.y.add("project_pauses", self.year, 1)
+        p.version += 1
+
+    def _resume(self, p: _Project) -> None:
+        """Restart after a pause: remobilisation time and cost, plus overrun for each month late."""
+        spec = p.c.spec
+        delay = self.env.now - p.paused_at + spec.remobilisation_months
+        extra = spec.capex_m * (spec.remobilisation_cost_pct
+                                + spec.overrun_pct_per_year_late / 12.0 * delay)
+        self.y.add("overrun_cost_m", self.year, extra)
+        p.remaining_cost += extra
+        p.remaining_months += spec.remobilisation_months
+        p.rate = p.remaining_cost / p.remaining_months
+        p.state = "active"
+        self._start_work(p)
+
+    def _deliver(self, p: _Project) -> None:
+        self._advance_to(self.env.now)
+        spec = p.c.spec
+        p.state = "delivered"
+        p.rate = 0.0
+        p.remaining_months = 0.0
+        self.delivered_count += 1
+        self.y.add("projects_delivered", self.year, 1)
+        self.productivity *= 1.0 + spec.productivity_uplift
+        self.priority_share += spec.priority_uplift
+        self.run_cost_month += spec.run_cost_m_per_year / 12.0
+        if spec.modernises_legacy:
+            self.modernised = True
+            self.b = 0.0
+        self._replan()
+
+    def _plan_temporary(self) -> None:
+        """Buy temporary capacity with the money that would otherwise lapse at the year end,
+        spread evenly over the months left, up to the capacity the organisation can absorb."""
+        now = self.env.now
+        year_end = 12.0 * (self.year + 1)
+        left = year_end - now
+        if left <= 1e-9:
+            self.temp_planned = self.temp_rushed = 0.0
+            return
+        need = self._committed_resource(now, year_end)
+        budget = 0.0
+        for s in self.commit_streams:
+            use = min(s.resource, need)
+            need -= use
+            budget += (s.resource - use) * (1.0 - s.carry_fraction(self.year))
+        for s in self.streams:
+            if s.c.tranche_stream:
+                budget += s.resource * (1.0 - s.carry_fraction(self.year))
+        rushed = min(self.rushed_unspent, budget)
+        ceiling = (self.org.temporary_capacity_max_fraction * (self.f_full + self.f_ramp)
+                   * self.temp_cost_fte_month)
+        # Rushed money is spent whatever it buys (the year-end rush); planned buying is limited to
+        # the temporary capacity the organisation can absorb alongside its permanent staff.
+        self.temp_planned = min((budget - rushed) / left, ceiling)
+        self.temp_rushed = rushed / left
+
+    def _spare_resource(self, now: float, until: float) -> float:
+        """Core resource money (and interim allowance) not already committed until `until`."""
+        have = sum(s.resource + (s.authority if s.interim else 0.0) for s in self.commit_streams)
+        return max(0.0, have - self._committed_resource(now, until))
+
+    def _committed_resource(self, now: float, until: float) -> float:
+        """Resource money already committed from now to `until`: staff in post and arriving,
+        fixed costs, legacy IT and capability running costs."""
+        span = until - now
+        staff = (self.f_full + self.f_ramp) * self.cost_fte_month * _decayed_span(self.h, span)
+        for c in self.pipeline:
+            if c.arrives < until:
+                staff += c.fte * self.cost_fte_month * _decayed_span(self.h, until - c.arrives)
+        legacy = 0.0 if self.modernised else self.org.legacy_it_cost_m_per_year
+        fixed = (self.org.fixed_costs_m_per_year + legacy) / 12.0 + self.run_cost_month
+        return staff + fixed * span
+
+    # ------------------------------------------------------------------ the ledger
+
+    def _advance_to(self, t: float) -> None:
+        """Integrate everything from the last posting to `t`, splitting at month ends."""
+        while self.t_last < t:
+            month = int(self.t_last)
+            boundary = month + 1.0
+            end = min(t, boundary)
+            self._post(month, end - self.t_last)
+            self.t_last = end
+            if end == boundary:
+                self._record_month(month)
+
+    def _post(self, month: int, dt: float) -> None:
+        h, b = self.h, self.b
+        decay_h = math.exp(-h * dt)
+        span_h = _decayed_span(h, dt)
+        span_b = _decayed_span(b, dt)
+        span_hb = _decayed_span(h + b, dt)
+        staff = self.f_full + self.f_ramp
+        staff_cost = staff * self.cost_fte_month * span_h
+        legacy = 0.0 if self.modernised else self.org.legacy_it_cost_m_per_year
+        commitments = (staff_cost
+                       + ((self.org.fixed_costs_m_per_year + legacy) / 12.0 + self.run_cost_month)
+                       * dt)
+        temp_fte = (self.temp_planned + self.temp_rushed) / self.temp_cost_fte_month
+        temp_value = (self.temp_planned + self.org.late_spend_value * self.temp_rushed) / \
+            self.temp_cost_fte_month
+        planned_cost = self.temp_planned * dt
+        rushed_cost = self.temp_rushed * dt
+        # Disruptions: integrate lambda(t) = effective FTE * rate * productivity over the piece.
+        effective_staff = self.f_full + RAMP_PRODUCTIVITY * self.f_ramp
+        per_fte_month = self.ops.disruptions_per_fte_year / 12.0 * self.productivity
+        mu = per_fte_month * (effective_staff * span_hb + temp_value * span_b)
+        share = min(1.0, max(0.0, self.priority_share))
+        self.mu_priority[month] += mu * share
+        self.mu_other[month] += mu * (1.0 - share)
+        year = self.year
+        y = self.y
+        y.add("mean_fte", year, staff * span_h / 12.0)
+        y.add("mean_temporary_fte", year, temp_fte * dt / 12.0)
+        if self._frozen():
+            self.interim_months += dt
+        # Capital: active projects progress and spend.
+        capex = 0.0
+        for p in self.projects:
+            if p.state == "active":
+                step = min(dt, p.remaining_months)
+                spend = p.rate * step
+                capex += spend
+                p.remaining_cost -= spend
+                p.remaining_months -= step
+        # State moves on.
+        self.f_full *= decay_h
+        self.f_ramp *= decay_h
+        self.productivity *= math.exp(-b * dt)
+        # Pay: temporary capacity from in-year money first, commitments from core money, then
+        # the interim allowance; what no money covers is emergency cover (reported).
+        uncovered = self._pay(self.temp_streams, rushed_cost + planned_cost)
+        self.rushed_unspent = max(0.0, self.rushed_unspent - rushed_cost)
+        uncovered += self._pay(self.commit_streams, commitments, interim=True)
+        uncovered += self._pay(self.capital_streams, capex, attr="capital")
+        if uncovered > 1e-9:
+            y.add("emergency_cover_m", year, uncovered)
+            y.add("received_m", year, uncovered)
+        spent = commitments + planned_cost + rushed_cost + capex
+        y.add("spent_m", year, spent)
+        y.add("temporary_spend_m", year, planned_cost + rushed_cost)
+        y.add("capability_spend_m", year, capex)
+
+    @staticmethod
+    def _pay(streams: list[_StreamState], amount: float, attr: str = "resource",
+             interim: bool = False) -> float:
+        for s in streams:
+            if amount <= 0.0:
+                return 0.0
+            have = getattr(s, attr)
+            use = min(have, amount)
+            setattr(s, attr, have - use)
+            amount -= use
+        if interim:
+            for s in streams:
+                if amount <= 0.0:
+                    return 0.0
+                if s.interim:
+                    use = min(s.authority, amount)
+                    s.authority -= use
+                    s.advance += use
+                    amount -= use
+        return max(0.0, amount)
+
+    def _record_month(self, month: int) -> None:
+        self.month_fte[month] = self.f_full + self.f_ramp
+        self.month_temp[month] = (self.temp_planned + self.temp_rushed) / self.temp_cost_fte_month
+        self.month_prod[month] = self.productivity
+        self.month_cash[month] = sum(s.resource + s.capital for s in self.streams)
+
+    # ------------------------------------------------------------------ outputs
+
+    def _outputs(self) -> RunOutput:
+        cs = self.cs
+        draws = cs.draws
+        priority = poisson_ppf(self.u[draws.slice("disrupt/priority")], self.mu_priority)
+        other = poisson_ppf(self.u[draws.slice("disrupt/other")], self.mu_other)
+        monthly = priority + other
+        y = self.y.data
+        y["priority_disruptions"] = priority.reshape(cs.years, 12).sum(axis=1)
+        y["non_priority_disruptions"] = other.reshape(cs.years, 12).sum(axis=1)
+        y["disruptions_total"] = y["priority_disruptions"] + y["non_priority_disruptions"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y["cost_per_disruption_k"] = np.where(
+                y["disruptions_total"] > 0, y["spent_m"] * 1000.0 / y["disruptions_total"], np.nan)
+        total = float(monthly.sum())
+        spent = float(y["spent_m"].sum())
+        run = {
+            "disruptions_total": total,
+            "priority_disruptions": float(priority.sum()),
+            "non_priority_disruptions": float(other.sum()),
+            "lapsed_funds_m": float(y["lapsed_funds_m"].sum()),
+            "capability_spend_m": float(y["capability_spend_m"].sum()),
+            "overrun_cost_m": float(y["overrun_cost_m"].sum()),
+            "projects_delivered": float(self.delivered_count),
+            "project_pauses": float(self.pause_count),
+            "mean_fte": float(y["mean_fte"].mean()),
+            "final_productivity": self.productivity,
+            "cost_per_disruption_k": spent * 1000.0 / total if total > 0 else math.nan,
+            "mean_temporary_fte": float(y["mean_temporary_fte"].mean()),
+            "temporary_spend_m": float(y["temporary_spend_m"].sum()),
+            "overhead_m": float(y["overhead_m"].sum()),
+            "emergency_cover_m": float(y["emergency_cover_m"].sum()),
+            "received_m": float(y["received_m"].sum()),
+            "spent_m": spent,
+            "interim_months": self.interim_months,
+        }
+        months = {
+            "fte": self.month_fte,
+            "temporary_fte": self.month_temp,
+            "productivity": self.month_prod,
+            "cash_m": self.month_cash,
+            "disruptions": monthly,
+            "cumulative_disruptions": np.cumsum(monthly),
+        }
+        return RunOutput(run, y, months)
+
+
+def _decayed_span(rate: float, dt: float) -> float:
+    """Integral of exp(-rate * s) for s in [0, dt]: the span an exponentially decaying level
+    contributes (dt itself when nothing decays)."""
+    if rate * dt < 1e-12:
+        return dt
+    return -math.expm1(-rate * dt) / rate
+
+
+def simulate(compiled: CompiledScenario, seed: int, run: int) -> RunOutput:
+    """One run of a compiled scenario: a pure function of (scenario, seed, run)."""
+    return _Model(compiled, seed, run).run()

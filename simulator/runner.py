@@ -1,0 +1,119 @@
+"""Monte Carlo: map one run over run indices, in chunks, on a process pool, in run order.
+
+`run_once(scenario, run=i, seed=s)` is the unit of work; the runner only maps it (through the
+compiled scenario, so the layout is built once per worker, not per run). Because every draw is keyed
+by (seed, run, what it is about), a batch gives the same numbers bit for bit whatever the number of
+workers or the chunk size: chunks are simulated independently and put back in run order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import (
+    MONTH_OUTPUTS,
+    RUN_OUTPUTS,
+    YEAR_OUTPUTS,
+    CompiledScenario,
+    compile_scenario,
+    simulate,
+)
+from .scenario import Scenario
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of runs just finished."""
+
+_COMPILED: dict[str, CompiledScenario] = {}
+
+
+def _compiled(scenario: Scenario) -> CompiledScenario:
+    key = scenario.sha256()
+    if key not in _COMPILED:
+        if len(_COMPILED) > 32:
+            _COMPILED.clear()
+        _COMPILED[key] = compile_scenario(scenario)
+    return _COMPILED[key]
+
+
+def run_once(scenario: Scenario, run: int, seed: int) -> dict[str, float]:
+    """One run: a dict of the per-run outputs (exactly row `run` of a batch with this seed)."""
+    out = simulate(_compiled(scenario), seed, run)
+    return {"run": run, **out.run}
+
+
+@dataclass
+class Chunk:
+    """The arrays of runs [start, stop): per run, per fiscal year, per month."""
+
+    start: int
+    stop: int
+    runs: np.ndarray  # (n, len(RUN_OUTPUTS))
+    years: np.ndarray  # (n, years, len(YEAR_OUTPUTS))
+    months: np.ndarray  # (n, months, len(MONTH_OUTPUTS))
+
+
+def simulate_chunk(scenario: Scenario, seed: int, start: int, stop: int) -> Chunk:
+    """Runs [start, stop) of a batch, as arrays. Pure: the same arguments give the same bits."""
+    cs = _compiled(scenario)
+    n = stop - start
+    runs = np.empty((n, len(RUN_OUTPUTS)))
+    years = np.empty((n, cs.years, len(YEAR_OUTPUTS)))
+    months = np.empty((n, cs.months, len(MONTH_OUTPUTS)))
+    for i, run in enumerate(range(start, stop)):
+        out = simulate(cs, seed, run)
+        runs[i] = [out.run[k] for k in RUN_OUTPUTS]
+        years[i] = np.column_stack([out.years[k] for k in YEAR_OUTPUTS])
+        months[i] = np.column_stack([out.months[k] for k in MONTH_OUTPUTS])
+    return Chunk(start, stop, runs, years, months)
+
+
+def chunk_bounds(runs: int, chunk_size: int, first: int = 0) -> list[tuple[int, int]]:
+    """Consecutive [start, stop) ranges covering runs first..runs-1."""
+    return [(s, min(s + chunk_size, runs)) for s in range(first, runs, chunk_size)]
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def default_chunk_size(runs: int, workers: int) -> int:
+    return max(1, min(500, -(-runs // (workers * 4))))
+
+
+def iter_chunks(scenario: Scenario, runs: int, seed: int, workers: int | None = None,
+                chunk_size: int | None = None,
+                bounds: list[tuple[int, int]] | None = None) -> Iterator[Chunk]:
+    """Simulate a batch chunk by chunk, yielding chunks in run order as they are ready."""
+    workers = workers or default_workers()
+    chunk_size = chunk_size or default_chunk_size(runs, workers)
+    bounds = bounds if bounds is not None else chunk_bounds(runs, chunk_size)
+    if workers == 1 or len(bounds) <= 1:
+        for start, stop in bounds:
+            yield simulate_chunk(scenario, seed, start, stop)
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(bounds))) as pool:
+        futures = [pool.submit(simulate_chunk, scenario, seed, start, stop)
+                   for start, stop in bounds]
+        for future in futures:
+            yield future.result()
+
+
+def run_batch(scenario: Scenario, runs: int, seed: int, workers: int | None = None,
+              chunk_size: int | None = None, progress: ProgressCallback | None = None):
+    """Monte Carlo of one scenario: `runs` runs with root seed `seed`, as a `BatchResults`."""
+    from .results import BatchResults, ResultsBuilder
+
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
+    builder = ResultsBuilder(scenario, seed, runs)
+    for chunk in iter_chunks(scenario, runs, seed, workers, chunk_size):
+        builder.add(chunk)
+        if progress is not None:
+            progress(chunk.stop - chunk.start)
+    result: BatchResults = builder.finish()
+    return result

@@ -1,0 +1,361 @@
+"""Scenario files: TOML in, a validated, frozen `Scenario` out, or a `ScenarioError` listing every
+problem with its file, field path, value and rule.
+
+Validation happens completely before any simulation object exists (Ciw's habit), with pydantic
+models in strict mode so a quoted number or a boolean where a number belongs is an error rather
+than a silent coercion. `base = "other.toml"` inherits another file and deep-merges this one over
+it; a table holding `dist` replaces the inherited distribution whole (merging a triangular over a
+fixed distribution field by field would make nonsense). Streams and capabilities with
+`enabled = false` are dropped before validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .distributions import DIST_KINDS, Distribution
+from .errors import Problem, ScenarioError, problem
+
+_CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+MAX_CONFIRMATION_DELAY_MONTHS = 11.0
+"""A settlement is confirmed inside the first year of its period (Supplementary Estimates come
+10-11 months in, the latest point the sources show); longer draws are capped here."""
+
+SHARE_TOLERANCE = 1e-6
+
+
+class ScenarioInfo(BaseModel):
+    model_config = _CONFIG
+    name: str = Field(min_length=1)
+    description: str = ""
+
+
+class Horizon(BaseModel):
+    model_config = _CONFIG
+    years: int = Field(ge=1, le=30)
+
+
+class Stream(BaseModel):
+    """One funding stream: how much, settled for how long, confirmed when, arriving how."""
+
+    model_config = _CONFIG
+    enabled: bool = True
+    share: float = Field(ge=0, le=1)
+    settlement_years: int = Field(ge=1, le=10)
+    confirmation_delay_months: Distribution
+    amount_volatility: float = Field(ge=0, le=1)
+    arrival: Literal["at_confirmation", "tranches"]
+    tranches: int = Field(default=1, ge=1, le=12)
+    capital_share: float = Field(ge=0, le=1)
+    carry_over_within_settlement: float = Field(ge=0, le=1)
+    carry_over_across_settlements: float = Field(ge=0, le=1)
+    bid_overhead_pct: float = Field(default=0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _delay_inside_first_year(self) -> Stream:
+        lo, hi = self.confirmation_delay_months.support()
+        if hi > MAX_CONFIRMATION_DELAY_MONTHS and math.isfinite(hi):
+            raise ValueError(
+                f"confirmation_delay_months max ({hi}) must be at most "
+                f"{MAX_CONFIRMATION_DELAY_MONTHS:g}: a settlement is confirmed inside the first year "
+                "of its period"
+            )
+        if lo < -12.0 * self.settlement_years:
+            raise ValueError(
+                f"confirmation_delay_months min ({lo}) must be at least "
+                f"{-12 * self.settlement_years} (one settlement period ahead)"
+            )
+        return self
+
+
+class Funding(BaseModel):
+    model_config = _CONFIG
+    baseline_budget_m: float = Field(gt=0)
+    real_growth: float = Field(ge=-0.5, le=1)
+    streams: dict[str, Stream]
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> Funding:
+        if not self.streams:
+            raise ValueError("at least one enabled funding stream is needed")
+        total = sum(s.share for s in self.streams.values())
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            shares = ", ".join(f"{k} {s.share:g}" for k, s in self.streams.items())
+            raise ValueError(f"stream shares must sum to 1 (got {total:g}: {shares})")
+        return self
+
+
+class Organisation(BaseModel):
+    model_config = _CONFIG
+    interim_fraction: float = Field(ge=0, le=1.5)
+    contract_cover: float = Field(ge=0, le=1)
+    fixed_costs_m_per_year: float = Field(ge=0)
+    legacy_it_cost_m_per_year: float = Field(ge=0)
+    late_spend_window_months: float = Field(ge=0, le=12)
+    late_spend_value: float = Field(ge=0, le=1)
+    temporary_capacity_premium: float = Field(ge=0, le=10)
+    temporary_capacity_max_fraction: float = Field(default=0.35, ge=0, le=5)
+    prudence_sd: float = Field(default=0.5, ge=0, le=5)
+    planning_years: int = Field(default=2, ge=1, le=10)
+
+
+class Workforce(BaseModel):
+    model_config = _CONFIG
+    initial_fte: float = Field(ge=0, le=1_000_000)
+    cost_per_fte_k: float = Field(gt=0)
+    attrition_per_year: float = Field(ge=0, lt=1)
+    recruitment_lead_months: Distribution
+    ramp_up_months: float = Field(ge=0, le=60)
+    recruitment_interval_months: float = Field(default=3.0, gt=0, le=12)
+
+    @model_validator(mode="after")
+    def _lead_not_negative(self) -> Workforce:
+        if self.recruitment_lead_months.support()[0] < 0:
+            raise ValueError("recruitment_lead_months must not go below 0")
+        return self
+
+
+class Operations(BaseModel):
+    model_config = _CONFIG
+    disruptions_per_fte_year: float = Field(ge=0)
+    priority_share_base: float = Field(ge=0, le=1)
+    legacy_decay_per_year: float = Field(ge=0, lt=1)
+
+
+class Capability(BaseModel):
+    """A capability investment: capital cost, lead time, and what it does once delivered."""
+
+    model_config = _CONFIG
+    enabled: bool = True
+    priority: int = Field(ge=0)
+    capex_m: float = Field(ge=0)
+    lead_time_months: Distribution
+    run_cost_m_per_year: float = Field(ge=0)
+    productivity_uplift: float = Field(ge=-0.9, le=10)
+    priority_uplift: float = Field(ge=-1, le=1)
+    modernises_legacy: bool = False
+    remobilisation_months: float = Field(ge=0, le=60)
+    remobilisation_cost_pct: float = Field(ge=0, le=10)
+    overrun_pct_per_year_late: float = Field(ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _lead_positive(self) -> Capability:
+        if self.lead_time_months.support()[0] <= 0:
+            raise ValueError("lead_time_months must be above 0")
+        return self
+
+
+class Scenario(BaseModel):
+    """A complete, validated scenario. Frozen: the simulation trusts what it is given."""
+
+    model_config = _CONFIG
+    scenario: ScenarioInfo
+    horizon: Horizon
+    funding: Funding
+    organisation: Organisation
+    workforce: Workforce
+    operations: Operations
+    capabilities: dict[str, Capability] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain data (what results folders store)."""
+        return self.model_dump(mode="python")
+
+    def sha256(self) -> str:
+        """A fingerprint of the resolved scenario: equal scenarios give equal hashes."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def with_changes(self, changes: dict[str, Any]) -> Scenario:
+        """A new validated scenario with dotted-path fields replaced (for sweeps and dashboards)."""
+        data = self.to_dict()
+        for path, value in changes.items():
+            _set_path(data, path, value)
+        return scenario_from_dict(data, source=f"{self.name} (changed)")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, resolve `base`, validate: a ready `Scenario`, or `ScenarioError` naming every problem."""
+    path = Path(path)
+    data = _read_resolved(path, chain=())
+    return scenario_from_dict(data, source=str(path))
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate already-parsed scenario data (a dict as TOML would give it)."""
+    data = _drop_disabled(copy.deepcopy(data), source)
+    if not data:
+        raise ScenarioError(source, [problem("", "the file is empty; see scenarios/baseline.toml")])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(source, _problems_from(exc)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ScenarioError(str(path), [problem("", "file not found")])
+    if not path.is_file():
+        raise ScenarioError(str(path), [problem("", "not a file")])
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        rule = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        raise ScenarioError(str(path), [problem("", rule)]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), [problem("", f"not valid TOML: {exc}")]) from None
+
+
+def _read_resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(p.name for p in (*chain, resolved))
+        raise ScenarioError(str(path), [problem("base", f"inheritance cycle: {cycle}")])
+    data = _read_toml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        rule = "must be the path of another scenario file, relative to this one"
+        raise ScenarioError(str(path), [problem("base", rule, base)])
+    base_path = path.parent / base
+    if not base_path.exists():
+        raise ScenarioError(str(path), [problem("base", f"file not found: {base_path}", base)])
+    parent = _read_resolved(base_path, (*chain, resolved))
+    return deep_merge(parent, data)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`: tables merge key by key; a distribution table replaces whole."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and "dist" not in value:
+            merged[key] = deep_merge(old, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _drop_disabled(data: dict[str, Any], source: str) -> dict[str, Any]:
+    tables = [("funding.streams", (data.get("funding") or {}).get("streams")),
+              ("capabilities", data.get("capabilities"))]
+    for prefix, table in tables:
+        if not isinstance(table, dict):
+            continue
+        for key in list(table):
+            entry = table[key]
+            if isinstance(entry, dict) and "enabled" in entry:
+                flag = entry["enabled"]
+                if not isinstance(flag, bool):
+                    rule = "must be true or false"
+                    raise ScenarioError(source, [problem(f"{prefix}.{key}.enabled", rule, flag)])
+                if not flag:
+                    del table[key]
+    return data
+
+
+# --------------------------------------------------------------------------- error wording
+
+_DIST_FIELDS = {"confirmation_delay_months", "recruitment_lead_months", "lead_time_months"}
+
+
+def _problems_from(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        loc = [p for i, p in enumerate(loc) if not (p in DIST_KINDS and i and loc[i - 1] in _DIST_FIELDS)]
+        loc = [p for p in loc if not p.startswith("function-")]
+        path = ".".join(loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            problems.append(problem(path, _unknown_field_rule(exc, err), err["input"]))
+        elif kind == "missing":
+            problems.append(problem(path, "required field is missing"))
+        elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
+            allowed = ", ".join(f'"{k}"' for k in DIST_KINDS)
+            value = err["input"].get("dist") if isinstance(err["input"], dict) else err["input"]
+            problems.append(problem(path + ".dist", f"dist must be one of {allowed}", value))
+        elif kind == "value_error":
+            msg = str(err["ctx"].get("error", err["msg"])) if err.get("ctx") else err["msg"]
+            problems.append(problem(path, msg))
+        else:
+            problems.append(problem(path, _rule_text(err), err["input"]))
+    return problems
+
+
+def _rule_text(err: dict[str, Any]) -> str:
+    msg: str = err["msg"]
+    if err["type"] == "finite_number":
+        return "must be a finite number (not nan or inf)"
+    if err["type"] == "model_type" or err["type"] == "dict_type":
+        return "must be a table"
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def _unknown_field_rule(exc: ValidationError, err: dict[str, Any]) -> str:
+    name = str(err["loc"][-1])
+    model = _model_at(err["loc"][:-1])
+    if model is None:
+        return "unknown field"
+    allowed = list(model.model_fields)
+    close = difflib.get_close_matches(name, allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown field{hint} (allowed: {', '.join(allowed)})"
+
+
+_CHILD_MODELS: dict[str, type[BaseModel]] = {
+    "scenario": ScenarioInfo, "horizon": Horizon, "funding": Funding,
+    "organisation": Organisation, "workforce": Workforce, "operations": Operations,
+}
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    from . import distributions as d
+
+    kinds = {"fixed": d.Fixed, "uniform": d.Uniform, "triangular": d.Triangular,
+             "pert": d.Pert, "lognormal": d.Lognormal}
+    parts = [str(p) for p in loc]
+    if not parts:
+        return Scenario
+    if parts[-1] in kinds:
+        return kinds[parts[-1]]
+    if parts[0] == "capabilities" and len(parts) == 2:
+        return Capability
+    if parts[:2] == ["funding", "streams"] and len(parts) == 3:
+        return Stream
+    if len(parts) == 1:
+        return _CHILD_MODELS.get(parts[0])
+    return None
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            raise ScenarioError("--vary", [problem(path, f"no such field ({'.'.join(parts[: i + 1])})")])
+        node = node[part]
+    if not isinstance(node, dict) or parts[-1] not in node:
+        raise ScenarioError("--vary", [problem(path, "no such field")])
+    node[parts[-1]] = value
