@@ -161,12 +161,21 @@ def poisson_ppf(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
     One uniform per count keeps disruption draws keyed by month: a larger mean gives a count at
     least as large from the same uniform, the strongest coupling common random numbers allow.
-    Same algorithm as `scipy.stats.poisson.ppf`, without its per-call overhead.
+    The answer is exactly `scipy.stats.poisson.ppf(u, mean)`; it starts from the Cornish-Fisher
+    normal approximation and steps with the exact CDF (`scipy.special.pdtr`), usually zero or one
+    step, which is several times faster than inverting the CDF numerically (`pdtrik`).
     """
+    u = np.asarray(u, dtype=float)
     mean = np.asarray(mean, dtype=float)
     positive = mean > 0
     safe_mean = np.where(positive, mean, 1.0)
-    k = np.ceil(special.pdtrik(u, safe_mean))
-    below = np.maximum(k - 1.0, 0.0)
-    k = np.where(special.pdtr(below, safe_mean) >= u, below, k)
+    z = special.ndtri(u)
+    k = np.floor(safe_mean + np.sqrt(safe_mean) * z + (z * z - 1.0) / 6.0)
+    k = np.maximum(k, 0.0)
+    for _ in range(10_000):  # each pass moves every unfinished entry one step towards its answer
+        low = special.pdtr(k, safe_mean) < u
+        high = (k > 0) & (special.pdtr(k - 1.0, safe_mean) >= u)
+        if not (low.any() or high.any()):
+            break
+        k = k + low - high
     return np.where(positive, k, 0.0)

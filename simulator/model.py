@@ -156,8 +156,9 @@ class _StreamState:
         return year // self.c.spec.settlement_years
 
     def carry_fraction(self, closing_year: int) -> float:
-        same = self.period_of(closing_year) == self.period_of(closing_year + 1)
+        """The fraction of unspent money kept at the end of `closing_year`."""
         spec = self.c.spec
+        same = closing_year // spec.settlement_years == (closing_year + 1) // spec.settlement_years
         return spec.carry_over_within_settlement if same else spec.carry_over_across_settlements
 
 
@@ -184,13 +185,17 @@ class _Years:
     """Per-fiscal-year accumulators."""
 
     n: int
-    data: dict[str, np.ndarray] = field(init=False)
+    data: dict[str, list[float]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.data = {k: np.zeros(self.n) for k in YEAR_OUTPUTS}
+        # Plain lists: indexing a Python list is several times cheaper than a numpy element.
+        self.data = {k: [0.0] * self.n for k in YEAR_OUTPUTS}
 
     def add(self, key: str, year: int, value: float) -> None:
         self.data[key][year] += value
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self.data.items()}
 
 
 class _Model:
@@ -238,6 +243,10 @@ class _Model:
         # Productivity: legacy decay until modernised, times delivered uplifts.
         self.b = -math.log(1.0 - self.ops.legacy_decay_per_year) / 12.0
         self.productivity = 1.0
+        self.per_fte_month = self.ops.disruptions_per_fte_year / 12.0
+        self.fixed_month = self.org.fixed_costs_m_per_year / 12.0
+        self.legacy_month = self.org.legacy_it_cost_m_per_year / 12.0
+        self.any_active = False
         self.priority_share = self.ops.priority_share_base
         self.modernised = False
         self.run_cost_month = 0.0
@@ -254,6 +263,7 @@ class _Model:
         self.month_prod = np.zeros(cs.months)
         self.month_cash = np.zeros(cs.months)
         self.interim_months = 0.0
+        self.frozen = False
         self.delivered_count = 0
         self.pause_count = 0
 
@@ -344,6 +354,7 @@ class _Model:
         s.interim = False
         s.advance = 0.0
         s.authority = 0.0
+        self._update_frozen()
         self.y.add("received_m", year, gross)
         self.y.add("overhead_m", year, overhead)
         s.resource += resource
@@ -387,6 +398,7 @@ class _Model:
                 s.interim = True
                 s.authority = self.org.interim_fraction * prev_resource
                 s.advance = 0.0
+        self._update_frozen()
 
     def _close_year(self, year: int) -> None:
         """Fiscal-year end: carry over what the stream's rules allow; the rest lapses."""
@@ -411,7 +423,10 @@ class _Model:
 
     def _frozen(self) -> bool:
         """Planning blight: no new commitments while core money for this year is unconfirmed."""
-        return any(s.interim and s.c.spec.share > 0 for s in self.commit_streams)
+        return self.frozen
+
+    def _update_frozen(self) -> None:
+        self.frozen = any(s.interim and s.c.spec.share > 0 for s in self.commit_streams)
 
     def _planned_resource(self, s: _StreamState, year: int) -> float:
         """Resource money the organisation plans on from a stream in a year: the confirmed amount,
@@ -516,6 +531,7 @@ class _Model:
 
     def _contract(self, p: _Project) -> None:
         p.state = "active"
+        self.any_active = True
         p.remaining_cost = p.c.spec.capex_m
         p.remaining_months = p.lead
         p.rate = p.remaining_cost / p.remaining_months
@@ -529,6 +545,7 @@ class _Model:
 
     def _pause(self, p: _Project) -> None:
         p.state = "paused"
+        self.any_active = any(q.state == "active" for q in self.projects)
         p.paused_at = self.env.now
         self.pause_count += 1
         self.y.add("project_pauses", self.year, 1)
@@ -545,12 +562,14 @@ class _Model:
         p.remaining_months += spec.remobilisation_months
         p.rate = p.remaining_cost / p.remaining_months
         p.state = "active"
+        self.any_active = True
         self._start_work(p)
 
     def _deliver(self, p: _Project) -> None:
         self._advance_to(self.env.now)
         spec = p.c.spec
         p.state = "delivered"
+        self.any_active = any(q.state == "active" for q in self.projects)
         p.rate = 0.0
         p.remaining_months = 0.0
         self.delivered_count += 1
@@ -622,80 +641,62 @@ class _Model:
     def _post(self, month: int, dt: float) -> None:
         h, b = self.h, self.b
         decay_h = math.exp(-h * dt)
-        span_h = _decayed_span(h, dt)
-        span_b = _decayed_span(b, dt)
-        span_hb = _decayed_span(h + b, dt)
+        span_h = (1.0 - decay_h) / h if h * dt > 1e-12 else dt
+        span_b = -math.expm1(-b * dt) / b if b * dt > 1e-12 else dt
+        hb = h + b
+        span_hb = -math.expm1(-hb * dt) / hb if hb * dt > 1e-12 else dt
         staff = self.f_full + self.f_ramp
-        staff_cost = staff * self.cost_fte_month * span_h
-        legacy = 0.0 if self.modernised else self.org.legacy_it_cost_m_per_year
-        commitments = (staff_cost
-                       + ((self.org.fixed_costs_m_per_year + legacy) / 12.0 + self.run_cost_month)
-                       * dt)
-        temp_fte = (self.temp_planned + self.temp_rushed) / self.temp_cost_fte_month
-        temp_value = (self.temp_planned + self.org.late_spend_value * self.temp_rushed) / \
-            self.temp_cost_fte_month
-        planned_cost = self.temp_planned * dt
-        rushed_cost = self.temp_rushed * dt
+        org = self.org
+        commitments = (staff * self.cost_fte_month * span_h
+                       + (self.fixed_month + (0.0 if self.modernised else self.legacy_month)
+                          + self.run_cost_month) * dt)
+        planned, rushed = self.temp_planned, self.temp_rushed
+        temp_fte = (planned + rushed) / self.temp_cost_fte_month
+        temp_value = (planned + org.late_spend_value * rushed) / self.temp_cost_fte_month
+        planned_cost = planned * dt
+        rushed_cost = rushed * dt
         # Disruptions: integrate lambda(t) = effective FTE * rate * productivity over the piece.
         effective_staff = self.f_full + RAMP_PRODUCTIVITY * self.f_ramp
-        per_fte_month = self.ops.disruptions_per_fte_year / 12.0 * self.productivity
-        mu = per_fte_month * (effective_staff * span_hb + temp_value * span_b)
+        mu = self.per_fte_month * self.productivity * (effective_staff * span_hb + temp_value * span_b)
         share = min(1.0, max(0.0, self.priority_share))
         self.mu_priority[month] += mu * share
         self.mu_other[month] += mu * (1.0 - share)
         year = self.year
-        y = self.y
-        y.add("mean_fte", year, staff * span_h / 12.0)
-        y.add("mean_temporary_fte", year, temp_fte * dt / 12.0)
-        if self._frozen():
+        y = self.y.data
+        y["mean_fte"][year] += staff * span_h / 12.0
+        y["mean_temporary_fte"][year] += temp_fte * dt / 12.0
+        if self.frozen:
             self.interim_months += dt
         # Capital: active projects progress and spend.
         capex = 0.0
-        for p in self.projects:
-            if p.state == "active":
-                step = min(dt, p.remaining_months)
-                spend = p.rate * step
-                capex += spend
-                p.remaining_cost -= spend
-                p.remaining_months -= step
+        if self.any_active:
+            for p in self.projects:
+                if p.state == "active":
+                    step = min(dt, p.remaining_months)
+                    spend = p.rate * step
+                    capex += spend
+                    p.remaining_cost -= spend
+                    p.remaining_months -= step
         # State moves on.
         self.f_full *= decay_h
         self.f_ramp *= decay_h
-        self.productivity *= math.exp(-b * dt)
+        if b:
+            self.productivity *= math.exp(-b * dt)
         # Pay: temporary capacity from in-year money first, commitments from core money, then
         # the interim allowance; what no money covers is emergency cover (reported).
-        uncovered = self._pay(self.temp_streams, rushed_cost + planned_cost)
-        self.rushed_unspent = max(0.0, self.rushed_unspent - rushed_cost)
-        uncovered += self._pay(self.commit_streams, commitments, interim=True)
-        uncovered += self._pay(self.capital_streams, capex, attr="capital")
+        uncovered = 0.0
+        if planned_cost or rushed_cost:
+            uncovered += _pay_resource(self.temp_streams, rushed_cost + planned_cost)
+            self.rushed_unspent = max(0.0, self.rushed_unspent - rushed_cost)
+        uncovered += _pay_commitments(self.commit_streams, commitments)
+        if capex:
+            uncovered += _pay_capital(self.capital_streams, capex)
         if uncovered > 1e-9:
-            y.add("emergency_cover_m", year, uncovered)
-            y.add("received_m", year, uncovered)
-        spent = commitments + planned_cost + rushed_cost + capex
-        y.add("spent_m", year, spent)
-        y.add("temporary_spend_m", year, planned_cost + rushed_cost)
-        y.add("capability_spend_m", year, capex)
-
-    @staticmethod
-    def _pay(streams: list[_StreamState], amount: float, attr: str = "resource",
-             interim: bool = False) -> float:
-        for s in streams:
-            if amount <= 0.0:
-                return 0.0
-            have = getattr(s, attr)
-            use = min(have, amount)
-            setattr(s, attr, have - use)
-            amount -= use
-        if interim:
-            for s in streams:
-                if amount <= 0.0:
-                    return 0.0
-                if s.interim:
-                    use = min(s.authority, amount)
-                    s.authority -= use
-                    s.advance += use
-                    amount -= use
-        return max(0.0, amount)
+            y["emergency_cover_m"][year] += uncovered
+            y["received_m"][year] += uncovered
+        y["spent_m"][year] += commitments + planned_cost + rushed_cost + capex
+        y["temporary_spend_m"][year] += planned_cost + rushed_cost
+        y["capability_spend_m"][year] += capex
 
     def _record_month(self, month: int) -> None:
         self.month_fte[month] = self.f_full + self.f_ramp
@@ -711,7 +712,7 @@ class _Model:
         priority = poisson_ppf(self.u[draws.slice("disrupt/priority")], self.mu_priority)
         other = poisson_ppf(self.u[draws.slice("disrupt/other")], self.mu_other)
         monthly = priority + other
-        y = self.y.data
+        y = self.y.arrays()
         y["priority_disruptions"] = priority.reshape(cs.years, 12).sum(axis=1)
         y["non_priority_disruptions"] = other.reshape(cs.years, 12).sum(axis=1)
         y["disruptions_total"] = y["priority_disruptions"] + y["non_priority_disruptions"]
@@ -749,6 +750,43 @@ class _Model:
             "cumulative_disruptions": np.cumsum(monthly),
         }
         return RunOutput(run, y, months)
+
+
+def _pay_resource(streams: list[_StreamState], amount: float) -> float:
+    """Pay from the streams' resource money in order; return what none of it covered."""
+    for s in streams:
+        if amount <= 0.0:
+            return 0.0
+        use = s.resource if s.resource < amount else amount
+        s.resource -= use
+        amount -= use
+    return amount if amount > 0.0 else 0.0
+
+
+def _pay_capital(streams: list[_StreamState], amount: float) -> float:
+    """Pay from the streams' capital money in order; return what none of it covered."""
+    for s in streams:
+        if amount <= 0.0:
+            return 0.0
+        use = s.capital if s.capital < amount else amount
+        s.capital -= use
+        amount -= use
+    return amount if amount > 0.0 else 0.0
+
+
+def _pay_commitments(streams: list[_StreamState], amount: float) -> float:
+    """Pay commitments from core resource money, then from interim allowances (as an advance
+    charged at confirmation); return what neither covered."""
+    amount = _pay_resource(streams, amount)
+    for s in streams:
+        if amount <= 0.0:
+            return 0.0
+        if s.interim:
+            use = s.authority if s.authority < amount else amount
+            s.authority -= use
+            s.advance += use
+            amount -= use
+    return amount if amount > 0.0 else 0.0
 
 
 def _decayed_span(rate: float, dt: float) -> float:
