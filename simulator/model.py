@@ -336,8 +336,11 @@ class _Model:
                 self._schedule_tranches(s, y, max(now, 12.0 * y))
         elif start <= self.year and s.interim:
             self._receive_confirmed(s, self.year, now)
-        if announce:
-            self._replan()
+            if announce:
+                # Money for this year has landed: plans change now. A confirmation for later
+                # years is taken up at the next planning cycle, so that decisions fall at the same
+                # times whatever the settlement length (equivalence under certainty).
+                self._replan()
 
     def _receive_confirmed(self, s: _StreamState, year: int, now: float) -> None:
         """The year's allocation lands; what was spent under the interim allowance is charged."""
@@ -386,6 +389,14 @@ class _Model:
     def _open_year(self, year: int) -> None:
         self.year = year
         self.rushed_unspent = 0.0
+        # Spend first the money that would lapse at this year end (in-year money first on ties:
+        # it can fund nothing else).
+        def lapse_order(s: _StreamState) -> tuple[float, bool, str]:
+            return (s.carry_fraction(year), not s.c.tranche_stream, s.c.name)
+
+        self.commit_streams.sort(key=lapse_order)
+        self.temp_streams.sort(key=lapse_order)
+        self.capital_streams.sort(key=lapse_order)
         for s in self.streams:
             if s.c.tranche_stream:
                 continue
