@@ -191,8 +191,10 @@ def _paired(a: Scenario, b: Scenario, key: str, runs: int = 40) -> np.ndarray:
 
 
 def test_late_confirmation_freezes_recruitment_and_contracting():
-    early = _vary(BASELINE, funding__streams__core__confirmation_delay_months={"dist": "fixed", "value": -1.0})
-    late = _vary(BASELINE, funding__streams__core__confirmation_delay_months={"dist": "fixed", "value": 5.0})
+    early = _vary(BASELINE,
+                  funding__streams__core__confirmation_delay_months={"dist": "fixed", "value": -1.0})
+    late = _vary(BASELINE,
+                 funding__streams__core__confirmation_delay_months={"dist": "fixed", "value": 5.0})
     assert np.all(_column(_runs(early, 10), "interim_months") == 0)
     assert np.all(_column(_runs(late, 10), "interim_months") == pytest.approx(30.0))
     assert _paired(early, late, "mean_fte").mean() < 0

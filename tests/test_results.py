@@ -1,0 +1,75 @@
+"""Results folders: written atomically, self-describing, refused when tampered with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulator import ResultsError, UsageError, load_results, load_scenario, run_batch
+from simulator.model import MONTH_OUTPUTS, RUN_OUTPUTS, YEAR_OUTPUTS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return run_batch(load_scenario(ROOT / "scenarios" / "annual.toml"), runs=15, seed=8, workers=1)
+
+
+def test_a_saved_folder_loads_back_identically(batch, tmp_path):
+    folder = batch.save(tmp_path / "annual")
+    loaded = load_results(folder)
+    pd.testing.assert_frame_equal(batch.runs, loaded.runs, check_exact=True)
+    pd.testing.assert_frame_equal(batch.years, loaded.years, check_exact=True)
+    pd.testing.assert_frame_equal(batch.bands, loaded.bands, check_exact=True)
+    assert loaded.scenario == batch.scenario
+    assert loaded.seed == 8
+
+
+def test_tables_have_the_documented_columns(batch):
+    assert list(batch.runs.columns) == ["run", *RUN_OUTPUTS]
+    assert list(batch.years.columns) == ["run", "fiscal_year", *YEAR_OUTPUTS]
+    assert set(batch.bands["metric"]) == set(MONTH_OUTPUTS)
+    assert {"month", "p5", "p25", "p50", "p75", "p95", "mean"} <= set(batch.bands.columns)
+    assert batch.runs["disruptions_total"].dtype.kind == "i"
+
+
+def test_manifest_records_what_a_reviewer_needs(batch, tmp_path):
+    folder = batch.save(tmp_path / "m")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["scenario_name"] == "annual"
+    assert manifest["seed"] == 8 and manifest["runs"] == 15
+    assert manifest["scenario_sha256"] == batch.scenario.sha256()
+    assert {"runs.parquet", "years.parquet", "bands.parquet", "scenario.toml"} <= set(manifest["files"])
+    assert {"python", "numpy", "simpy", "fundsim"} <= set(manifest["versions"])
+    assert load_scenario(folder / "scenario.toml") == batch.scenario
+
+
+def test_an_existing_folder_is_not_replaced_without_force(batch, tmp_path):
+    folder = batch.save(tmp_path / "x")
+    before = (folder / "runs.parquet").read_bytes()
+    with pytest.raises(UsageError, match="already exists"):
+        batch.save(folder)
+    assert (folder / "runs.parquet").read_bytes() == before
+    batch.save(folder, force=True)
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_folder_whose_files_do_not_match_the_manifest_is_refused(batch, tmp_path):
+    folder = batch.save(tmp_path / "t")
+    runs = pd.read_parquet(folder / "runs.parquet")
+    runs.loc[0, "disruptions_total"] += 1
+    runs.to_parquet(folder / "runs.parquet", index=False)
+    with pytest.raises(ResultsError, match=r"runs\.parquet does not match its manifest"):
+        load_results(folder)
+
+
+def test_missing_folder_or_manifest_is_a_clear_error(tmp_path):
+    with pytest.raises(ResultsError, match="no such directory"):
+        load_results(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ResultsError, match=r"manifest\.json is missing"):
+        load_results(tmp_path / "empty")
