@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator import load_scenario, run_batch, run_once
 from simulator.runner import chunk_bounds, simulate_chunk
@@ -74,3 +76,17 @@ def test_common_random_numbers_narrow_the_paired_difference():
     b = run_batch(three, runs=60, seed=5, workers=1).runs["disruptions_total"]
     b_other_seed = run_batch(three, runs=60, seed=6, workers=1).runs["disruptions_total"]
     assert (b - a).var() < (b_other_seed - a).var()
+
+
+_REFERENCE = None
+
+
+@settings(max_examples=10, deadline=None)
+@given(chunk_size=st.integers(1, 25), first=st.integers(0, 19))
+def test_any_chunking_reproduces_any_run_exactly(chunk_size, first):
+    global _REFERENCE
+    if _REFERENCE is None:
+        _REFERENCE = simulate_chunk(ANNUAL, 6, 0, 20).runs
+    chunks = [simulate_chunk(ANNUAL, 6, a, b) for a, b in chunk_bounds(20, chunk_size, first)]
+    got = np.concatenate([c.runs for c in chunks])
+    assert np.array_equal(got, _REFERENCE[first:], equal_nan=True)
