@@ -384,7 +384,10 @@ class _Model:
         s.capital += capital
         if now >= 12.0 * (year + 1) - self.org.late_spend_window_months:
             self.rushed_unspent += resource
-        self._replan()
+        if capital > 0.0:
+            self._replan()
+        else:
+            self._plan_temporary()  # nothing new for projects: only the in-year spending changes
 
     def _open_year(self, year: int) -> None:
         self.year = year
@@ -493,7 +496,7 @@ class _Model:
             self.f_ramp += cohort.fte
             survivors = cohort.fte * math.exp(-self.h * ramp)
             self._at(self.env.now + ramp, lambda: self._ramped(survivors))
-        self._replan()
+        self._plan_temporary()  # recruits are new commitments: less money left for temporary staff
 
     def _ramped(self, fte: float) -> None:
         self._advance_to(self.env.now)
