@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare}[args.command](args)
     except FundsimError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        err.print(f"error: {exc}", markup=False, style="bold red")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         err.print("interrupted: finished results folders are kept; unfinished ones were not written")
@@ -212,11 +212,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
         reports.append(report)
     if args.json:
         payload = reports[0] if len(reports) == 1 else reports
-        out.print(json.dumps(payload, indent=2, allow_nan=True), markup=False)
+        out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False)
         return EXIT_OK
     for report, (_, other) in zip(reports, loaded[1:], strict=True):
         _print_comparison(report, base, other)
     return EXIT_OK
+
+
+def _json_safe(value):
+    """Strict JSON for jq and JavaScript: a statistic that cannot be computed is null, not NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _print_comparison(report, base, other) -> None:

@@ -144,6 +144,8 @@ class Lognormal(_Dist):
         return (0.0, math.inf) if self.sigma > 0 else (self.median, self.median)
 
     def ppf(self, u: float) -> float:
+        if self.sigma == 0:
+            return self.median
         return self.median * math.exp(self.sigma * float(special.ndtri(u)))
 
     def mean(self) -> float:

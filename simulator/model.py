@@ -137,7 +137,7 @@ class RunOutput:
 class _StreamState:
     c: CompiledStream
     amounts: np.ndarray  # realised gross amount per year (unknown to the organisation until confirmed)
-    confirmed_through: int = -1  # last fiscal year whose amount is confirmed
+    confirmed: list[bool] = field(default_factory=list)  # per fiscal year: amount confirmed?
     resource: float = 0.0  # money on hand
     capital: float = 0.0
     interim: bool = False  # on an interim allowance for the current year
@@ -218,7 +218,7 @@ class _Model:
             sigma = c.spec.amount_volatility
             z = special.ndtri(u[cs.draws.slice(f"amount/{c.name}")])
             factor = np.exp(sigma * z - 0.5 * sigma * sigma)
-            self.streams.append(_StreamState(c, c.expected_m * factor))
+            self.streams.append(_StreamState(c, c.expected_m * factor, [False] * cs.years))
         self.commit_streams = sorted(
             (s for s in self.streams if not s.c.tranche_stream),
             key=lambda s: (s.c.spec.carry_over_within_settlement,
@@ -324,13 +324,14 @@ class _Model:
 
     def _confirm(self, s: _StreamState, start: int, announce: bool = True) -> None:
         """A settlement for the period starting in fiscal year `start` is confirmed now."""
-        if s.confirmed_through >= start:
+        if s.confirmed[start]:
             return
         now = self.env.now
         if announce:
             self._advance_to(now)
         last = min(start + s.c.spec.settlement_years, self.cs.years) - 1
-        s.confirmed_through = last
+        for y in range(start, last + 1):
+            s.confirmed[y] = True
         if s.c.tranche_stream:
             for y in range(start, last + 1):
                 self._schedule_tranches(s, y, max(now, 12.0 * y))
@@ -403,7 +404,7 @@ class _Model:
         for s in self.streams:
             if s.c.tranche_stream:
                 continue
-            if s.confirmed_through >= year:
+            if s.confirmed[year]:
                 self._receive_confirmed(s, year, 12.0 * year)
             else:
                 _, prev_resource, _ = s.net(float(s.amounts[year - 1]) if year else
@@ -445,7 +446,7 @@ class _Model:
     def _planned_resource(self, s: _StreamState, year: int) -> float:
         """Resource money the organisation plans on from a stream in a year: the confirmed amount,
         or, unconfirmed, the expected amount less `prudence_sd` standard deviations."""
-        if s.confirmed_through >= year:
+        if s.confirmed[year]:
             gross = float(s.amounts[year])
         else:
             sigma = s.c.spec.amount_volatility
@@ -516,29 +517,31 @@ class _Model:
         cash = sum(s.capital for s in self.streams)
         active = [p for p in self.projects if p.state == "active"]
         need = sum(p.rate for p in active) * left
+        paused_now = []
         for p in reversed(active):
             if need <= cash * (1.0 + 1e-12):
                 break
             self._pause(p)
+            paused_now.append(p)
             need -= p.rate * left
         for p in self.projects:
-            if p.state == "paused" and need + p.rate * left <= cash:
+            if p.state == "paused" and p not in paused_now and need + p.rate * left <= cash:
                 self._resume(p)
                 need += p.rate * left
         if self._frozen():
             return
         future = sum(s.net(float(s.amounts[y]))[2] for s in self.streams
-                     for y in range(self.year + 1, s.confirmed_through + 1))
+                     for y in range(self.year + 1, self.cs.years) if s.confirmed[y])
         committed = sum(p.remaining_cost for p in self.projects if p.state in ("active", "paused"))
         cover = cash + future - committed
         for p in self.projects:
             if p.state != "idle":
                 continue
             spec = p.c.spec
-            expected_rate = spec.capex_m / p.c.mean_lead
+            rate = spec.capex_m / p.lead  # the contract's profile, known once it is let
             covered = self.org.contract_cover == 0 or cover >= self.org.contract_cover * spec.capex_m
             if (covered
-                    and need + expected_rate * left <= cash):
+                    and need + rate * left <= cash):
                 self._contract(p)
                 need += p.rate * left
                 cover -= spec.capex_m
@@ -796,10 +799,12 @@ def _pay_commitments(streams: list[_StreamState], amount: float) -> float:
         if amount <= 0.0:
             return 0.0
         if s.interim:
-            use = s.authority if s.authority < amount else amount
-            s.authority -= use
-            s.advance += use
-            amount -= use
+            # Existing commitments go on being paid before confirmation: within the interim
+            # allowance first; beyond it as an overdraft. Both are charged to the allocation when
+            # it is confirmed, so running late never creates money.
+            s.authority = max(0.0, s.authority - amount)
+            s.advance += amount
+            return 0.0
     return amount if amount > 0.0 else 0.0
 
 

@@ -20,8 +20,8 @@ import numpy as np
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = (np.uint64(n) for n in (30, 27, 31, 11))
-_TO_UNIT = 2.0**-53
+_S30, _S27, _S31, _S12 = (np.uint64(n) for n in (30, 27, 31, 12))
+_TO_UNIT = 2.0**-52
 
 
 def _fmix64(x: np.ndarray) -> np.ndarray:
@@ -67,7 +67,8 @@ class DrawCatalogue:
             self._keys = np.array([name_key(n) for n in self._names], dtype=np.uint64)
         x = _fmix64(self._keys ^ run_key(seed, run))
         x = _fmix64(x + _GOLDEN)
-        return ((x >> _S11).astype(np.float64) + 0.5) * _TO_UNIT
+        # 52 bits plus a half: strictly inside (0, 1) (53 bits plus a half can round up to 1.0).
+        return ((x >> _S12).astype(np.float64) + 0.5) * _TO_UNIT
 
     def slice(self, group: str) -> slice:
         return self._slices[group]

@@ -53,3 +53,11 @@ def test_name_keys_are_stable_across_processes():
     assert name_key("amount/core/0") == name_key("amount/core/0")
     assert name_key("amount/core/0") != name_key("amount/core/1")
     assert isinstance(name_key("x"), int) and 0 <= name_key("x") < 2**64
+
+
+def test_the_largest_hash_still_gives_a_uniform_below_one():
+    from simulator import rng
+
+    top = np.array([np.iinfo(np.uint64).max], dtype=np.uint64)
+    u = ((top >> rng._S12).astype(np.float64) + 0.5) * rng._TO_UNIT
+    assert 0.0 < u[0] < 1.0
