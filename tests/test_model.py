@@ -152,7 +152,7 @@ scenario_changes = st.fixed_dictionaries({
     "funding__streams__external__tranches": st.integers(1, 6),
     "funding__streams__external__settlement_years": st.integers(1, 3),
     "funding__streams__core__confirmation_delay_months": st.tuples(
-        st.floats(-6, 4), st.floats(0.1, 6)).map(
+        st.floats(-6, 4), st.floats(0.1, 12)).map(
         lambda t: {"dist": "uniform", "min": t[0], "max": min(11.0, t[0] + t[1])}),
     "organisation__interim_fraction": st.floats(0.0, 1.2),
     "organisation__contract_cover": st.floats(0.0, 1.0),
@@ -258,3 +258,15 @@ def test_late_in_year_money_lapses_and_full_carry_over_keeps_it():
     keep = _vary(BASELINE, funding__streams__external__carry_over_within_settlement=1.0,
                  funding__streams__external__carry_over_across_settlements=1.0)
     assert _paired(BASELINE, keep, "lapsed_funds_m").mean() < 0
+
+
+def test_a_settlement_confirmed_after_the_next_one_still_lands():
+    """Delays spanning more than a year can confirm year k+1 before year k; both must land."""
+    wide = _vary(BASELINE, funding__streams__core__confirmation_delay_months={
+        "dist": "uniform", "min": -4.0, "max": 10.0})
+    for out in _runs(wide, 150, seed=2):
+        y = out.years
+        np.testing.assert_allclose(y["received_m"] + y["carried_in_m"],
+                                   y["spent_m"] + y["lapsed_funds_m"] + y["carried_out_m"]
+                                   + y["overhead_m"], rtol=1e-9, atol=1e-6)
+        assert out.run["interim_months"] < 6 * 10.0 + 1e-9
