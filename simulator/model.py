@@ -771,22 +771,21 @@ class _Model:
 
 def _pay_resource(streams: list[_StreamState], amount: float) -> float:
     """Pay from the streams' resource money in order; return what none of it covered."""
-    for s in streams:
-        if amount <= 0.0:
-            return 0.0
-        use = s.resource if s.resource < amount else amount
-        s.resource -= use
-        amount -= use
-    return amount if amount > 0.0 else 0.0
+    return _pay_from(streams, amount, "resource")
 
 
 def _pay_capital(streams: list[_StreamState], amount: float) -> float:
     """Pay from the streams' capital money in order; return what none of it covered."""
+    return _pay_from(streams, amount, "capital")
+
+
+def _pay_from(streams: list[_StreamState], amount: float, pool: str) -> float:
     for s in streams:
         if amount <= 0.0:
             return 0.0
-        use = s.capital if s.capital < amount else amount
-        s.capital -= use
+        have = getattr(s, pool)
+        use = have if have < amount else amount
+        setattr(s, pool, have - use)
         amount -= use
     return amount if amount > 0.0 else 0.0
 
