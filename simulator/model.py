@@ -67,7 +67,6 @@ class CompiledStream:
 class CompiledProject:
     name: str
     spec: Capability
-    mean_lead: float
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     compiled_projects = []
     for name, spec in projects:
         draws.add(f"lead/{name}", ["0"])
-        compiled_projects.append(CompiledProject(name, spec, spec.lead_time_months.mean()))
+        compiled_projects.append(CompiledProject(name, spec))
     months = 12 * years
     cycles = math.ceil(months / scenario.workforce.recruitment_interval_months) + 1
     draws.add("recruit", (str(c) for c in range(cycles)))
@@ -151,9 +150,6 @@ class _StreamState:
         net = gross - overhead
         capital = net * spec.capital_share
         return overhead, net - capital, capital
-
-    def period_of(self, year: int) -> int:
-        return year // self.c.spec.settlement_years
 
     def carry_fraction(self, closing_year: int) -> float:
         """The fraction of unspent money kept at the end of `closing_year`."""
@@ -363,7 +359,7 @@ class _Model:
         self.y.add("overhead_m", year, overhead)
         s.resource += resource
         s.capital += capital
-        if now >= 12.0 * (year + 1) - self.org.late_spend_window_months and now > 12.0 * year:
+        if self._in_late_window(now, year):
             self.rushed_unspent += resource
 
     def _schedule_tranches(self, s: _StreamState, year: int, earliest: float) -> None:
@@ -383,12 +379,18 @@ class _Model:
         self.y.add("overhead_m", year, overhead)
         s.resource += resource
         s.capital += capital
-        if now >= 12.0 * (year + 1) - self.org.late_spend_window_months:
+        if self._in_late_window(now, year):
             self.rushed_unspent += resource
         if capital > 0.0:
             self._replan()
         else:
             self._plan_temporary()  # nothing new for projects: only the in-year spending changes
+
+    def _in_late_window(self, now: float, year: int) -> bool:
+        """Money landing now, after the year has started and within its last
+        `late_spend_window_months`, is too late to plan: it is spent in the year-end rush."""
+        window_opens = 12.0 * (year + 1) - self.org.late_spend_window_months
+        return now > 12.0 * year and now >= window_opens
 
     def _open_year(self, year: int) -> None:
         self.year = year
@@ -436,11 +438,8 @@ class _Model:
 
     # ------------------------------------------------------------------ the organisation's plan
 
-    def _frozen(self) -> bool:
-        """Planning blight: no new commitments while core money for this year is unconfirmed."""
-        return self.frozen
-
     def _update_frozen(self) -> None:
+        """Planning blight: no new commitments while core money for this year is unconfirmed."""
         self.frozen = any(s.interim and s.c.spec.share > 0 for s in self.commit_streams)
 
     def _planned_resource(self, s: _StreamState, year: int) -> float:
@@ -470,7 +469,7 @@ class _Model:
         return max(0.0, best)
 
     def _recruit(self, cycle: int) -> None:
-        if self._frozen():
+        if self.frozen:
             return
         in_pipeline = sum(c.fte for c in self.pipeline)
         gap = self._establishment() - (self.f_full + self.f_ramp + in_pipeline)
@@ -528,7 +527,7 @@ class _Model:
             if p.state == "paused" and p not in paused_now and need + p.rate * left <= cash:
                 self._resume(p)
                 need += p.rate * left
-        if self._frozen():
+        if self.frozen:
             return
         future = sum(s.net(float(s.amounts[y]))[2] for s in self.streams
                      for y in range(self.year + 1, self.cs.years) if s.confirmed[y])
@@ -658,10 +657,9 @@ class _Model:
     def _post(self, month: int, dt: float) -> None:
         h, b = self.h, self.b
         decay_h = math.exp(-h * dt)
-        span_h = (1.0 - decay_h) / h if h * dt > 1e-12 else dt
-        span_b = -math.expm1(-b * dt) / b if b * dt > 1e-12 else dt
-        hb = h + b
-        span_hb = -math.expm1(-hb * dt) / hb if hb * dt > 1e-12 else dt
+        span_h = _decayed_span(h, dt)
+        span_b = _decayed_span(b, dt)
+        span_hb = _decayed_span(h + b, dt)
         staff = self.f_full + self.f_ramp
         org = self.org
         commitments = (staff * self.cost_fte_month * span_h
