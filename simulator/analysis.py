@@ -18,6 +18,15 @@ from scipy import stats
 MAIN_METRICS = ("disruptions_total", "priority_disruptions", "lapsed_funds_m", "overrun_cost_m",
                 "capability_spend_m", "projects_delivered", "mean_fte", "cost_per_disruption_k")
 
+BETTER_WHEN: dict[str, str] = {
+    "disruptions_total": "higher", "priority_disruptions": "higher",
+    "non_priority_disruptions": "higher", "projects_delivered": "higher", "mean_fte": "higher",
+    "final_productivity": "higher", "lapsed_funds_m": "lower", "overrun_cost_m": "lower",
+    "cost_per_disruption_k": "lower", "project_pauses": "lower", "emergency_cover_m": "lower",
+    "overhead_m": "lower",
+}
+"""Which way is better for a reader, where it is clear (capability spend, for one, is neither)."""
+
 
 def describe(values: np.ndarray) -> dict[str, float]:
     """Mean and the 5th, 50th and 95th percentiles (NaN-aware)."""
@@ -76,3 +85,18 @@ def compare_runs(a_name: str, a: pd.DataFrame, b_name: str, b: pd.DataFrame,
     runs = int(a[["run"]].merge(b[["run"]], on="run").shape[0])
     return {"a": a_name, "b": b_name, "runs": runs,
             "metrics": [paired_comparison(a, b, m) for m in metrics]}
+
+
+def headline(a_name: str, b_name: str, comparison: dict[str, Any], years: int) -> str:
+    """One plain sentence for a non-statistician, from a `paired_comparison` of disruptions:
+    e.g. "three_year adds 567 disruptions over 6 years against annual (95% CI +531 to +604) and
+    gives more in 83% of paired runs"."""
+    d = comparison["paired_difference"]
+    if not math.isfinite(d["mean"]):
+        return f"{b_name} and {a_name} cannot be compared: no runs had a value for both."
+    verb = "adds" if d["mean"] >= 0 else "loses"
+    sentence = (f"{b_name} {verb} {abs(d['mean']):,.0f} disruptions over {years} years against "
+                f"{a_name}")
+    if math.isfinite(d["ci_low"]):
+        sentence += f" (95% CI {d['ci_low']:+,.0f} to {d['ci_high']:+,.0f})"
+    return sentence + f" and gives more in {comparison['prob_b_greater']:.0%} of paired runs."

@@ -1,0 +1,364 @@
+"""What both dashboard pages share: where scenarios live, a results cache, a warm process pool,
+error display, and the comparison view (headline, charts, tables).
+
+Speed: a slider change re-runs only the scenario whose resolved form changed. Results are cached by
+(scenario sha256, seed, runs) in one process-wide store, so every session and both pages reuse them,
+and runs go to a process pool that stays up between reruns (starting one costs about a second).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import threading
+import tomllib
+import traceback
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from simulator import charts
+from simulator.analysis import MAIN_METRICS, describe, headline, mean_ci, paired_comparison
+from simulator.errors import FundsimError, ScenarioError, problem
+from simulator.results import BatchResults, ResultsBuilder
+from simulator.runner import chunk_bounds, default_workers, simulate_chunk
+from simulator.scenario import Scenario, load_scenario, scenario_from_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_DIR = ROOT / "scenarios"
+CACHE_ENTRIES = 24
+MIN_RUNS, MAX_RUNS = 100, 5000
+
+
+def saved_dir() -> Path:
+    """Where the dashboard saves scenarios (FUNDSIM_SAVED_DIR, else saved_scenarios/)."""
+    return Path(os.environ.get("FUNDSIM_SAVED_DIR", ROOT / "saved_scenarios"))
+
+
+def results_dir() -> Path:
+    """Where the compare page looks for results folders (FUNDSIM_RESULTS_DIR, else results/)."""
+    return Path(os.environ.get("FUNDSIM_RESULTS_DIR", ROOT / "results"))
+
+
+# ------------------------------------------------------------------------ scenarios
+
+
+def catalogue() -> dict[str, Path | Scenario]:
+    """Every scenario a planner can start from: shipped, saved, and uploaded this session."""
+    entries: dict[str, Path | Scenario] = {}
+    for path in sorted(SHIPPED_DIR.glob("*.toml")):
+        entries[f"{path.stem} (shipped)"] = path
+    folder = saved_dir()
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.toml")):
+            entries[f"{path.stem} (saved)"] = path
+    for name, scenario in st.session_state.get("uploaded", {}).items():
+        entries[f"{name} (uploaded)"] = scenario
+    return entries
+
+
+def resolve(entry: Path | Scenario) -> Scenario:
+    """A catalogue entry as a validated scenario (`ScenarioError` if its file is wrong)."""
+    return entry if isinstance(entry, Scenario) else _load_file(str(entry), _mtime(entry))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _load_file(path: str, mtime: float) -> Scenario:
+    del mtime  # part of the cache key only: an edited file is read again
+    return load_scenario(path)
+
+
+def scenario_from_upload(name: str, data: bytes) -> Scenario:
+    """An uploaded scenario file, validated. It must be complete: a `base` cannot be resolved
+    from an upload (save a resolved scenario from the dashboard or use a results folder's
+    scenario.toml)."""
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError(name, [problem("", "not UTF-8 text; save the file as UTF-8")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(name, [problem("", f"not valid TOML: {exc}")]) from None
+    if "base" in parsed:
+        raise ScenarioError(name, [problem(
+            "base", "an uploaded file must be complete: upload a scenario saved from this "
+                    "dashboard or a results folder's scenario.toml", parsed["base"])])
+    return scenario_from_dict(parsed, source=name)
+
+
+# ------------------------------------------------------------------------ running
+
+
+class ResultsCache:
+    """The last few batches, keyed by (scenario sha256, seed, runs); shared by every session."""
+
+    def __init__(self, entries: int) -> None:
+        self.entries = entries
+        self._data: OrderedDict[tuple[str, int, int], BatchResults] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, int]) -> BatchResults | None:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+            return None
+
+    def put(self, key: tuple[str, int, int], value: BatchResults) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.entries:
+                self._data.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _results_cache() -> ResultsCache:
+    return ResultsCache(CACHE_ENTRIES)
+
+
+@st.cache_resource(show_spinner=False)
+def _pool() -> ProcessPoolExecutor:
+    # spawn, not fork: the Streamlit server is multi-threaded, and forking it can deadlock.
+    return ProcessPoolExecutor(max_workers=default_workers(), mp_context=get_context("spawn"))
+
+
+def simulation_key(scenario: Scenario) -> str:
+    """A fingerprint of what the simulation reads: the resolved scenario less its name and
+    description, so renaming (or an edited copy identical to its comparator) never re-runs."""
+    data = scenario.to_dict()
+    data.pop("scenario", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def batch(scenario: Scenario, runs: int, seed: int, label: str) -> BatchResults:
+    """The batch for (scenario, seed, runs): from the cache, or run now with a progress bar."""
+    key = (simulation_key(scenario), seed, runs)
+    cache = _results_cache()
+    found = cache.get(key)
+    if found is not None:
+        return dataclasses.replace(found, scenario=scenario)
+    bar = st.progress(0.0, text=f"Running {label}: 0 of {runs:,} runs")
+    try:
+        result = _run_on_pool(scenario, runs, seed, bar, label)
+    except BrokenProcessPool:  # a worker died (killed, out of memory): start a new pool once
+        _pool.clear()
+        result = _run_on_pool(scenario, runs, seed, bar, label)
+    bar.empty()
+    cache.put(key, result)
+    return result
+
+
+def _run_on_pool(scenario: Scenario, runs: int, seed: int, bar, label: str) -> BatchResults:
+    pool = _pool()
+    workers = default_workers()
+    size = max(25, -(-runs // (workers * 4)))
+    futures = [pool.submit(simulate_chunk, scenario, seed, start, stop)
+               for start, stop in chunk_bounds(runs, size)]
+    builder = ResultsBuilder(scenario, seed, runs)
+    done = 0
+    for future in futures:
+        chunk = future.result()
+        builder.add(chunk)
+        done += chunk.stop - chunk.start
+        bar.progress(done / runs, text=f"Running {label}: {done:,} of {runs:,} runs")
+    return builder.finish()
+
+
+# ------------------------------------------------------------------------ errors
+
+
+def show_problem(exc: BaseException, what: str) -> None:
+    """A user's mistake as a clear message in the page (never a traceback)."""
+    if isinstance(exc, ScenarioError):
+        lines = "\n".join(f"- `{p.render()}`" for p in exc.problems)
+        st.error(f"**{what} cannot be used.** In {exc.file}:\n\n{lines}", icon="⚠️")
+    else:
+        st.error(f"**{what}:** {exc}", icon="⚠️")
+
+
+@contextmanager
+def guarded(what: str) -> Iterator[None]:
+    """Turn any error inside into a message; the rest of the page keeps working."""
+    try:
+        yield
+    except FundsimError as exc:
+        show_problem(exc, what)
+    except Exception as exc:  # a bug: say so plainly; details go to the server log only
+        traceback.print_exc()
+        st.error(f"**{what} failed** because of an internal error ({type(exc).__name__}: {exc}). "
+                 "The rest of the page still works; please report this.", icon="🛑")
+
+
+# ------------------------------------------------------------------------ the comparison view
+
+
+def unique_labels(names: list[str]) -> list[str]:
+    """Scenario names made unique for legends ('annual', 'annual #2')."""
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return labels
+
+
+def headline_text(results: Mapping[str, BatchResults]) -> str | None:
+    """The plain-words sentence for the last scenario against the first, or None for one."""
+    if len(results) < 2:
+        return None
+    (a_name, a), *_, (b_name, b) = results.items()
+    comparison = paired_comparison(a.runs, b.runs, "disruptions_total")
+    return headline(a_name, b_name, comparison, a.scenario.horizon.years)
+
+
+def money_sentence(results: Mapping[str, BatchResults]) -> str | None:
+    if len(results) < 2:
+        return None
+    (a_name, a), *_, (b_name, b) = results.items()
+    parts = []
+    for metric, what in (("lapsed_funds_m", "lapsed funds"), ("overrun_cost_m", "overrun cost"),
+                         ("priority_disruptions", "priority disruptions")):
+        mean, lo, hi = mean_ci(charts.paired_differences(a.runs, b.runs, metric))
+        unit = "£" if metric.endswith("_m") else ""
+        suffix = "m" if unit else ""
+        parts.append(f"{what} {_signed(mean, unit, suffix)} (95% CI {_signed(lo, unit, suffix)} "
+                     f"to {_signed(hi, unit, suffix)})")
+    return f"Against {a_name}, {b_name} changes " + "; ".join(parts) + "."
+
+
+def _signed(value: float, unit: str, suffix: str) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    sign = "−" if value < 0 else "+"
+    digits = ",.1f" if suffix else ",.0f"
+    return f"{sign}{unit}{abs(value):{digits}}{suffix}"
+
+
+def summary_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
+    """Main outputs per scenario: mean, 95% CI of the mean, and the 5th-95th percentile range."""
+    rows = []
+    for metric in MAIN_METRICS:
+        row = {"output": charts.label(metric)}
+        for name, res in results.items():
+            values = res.runs[metric].to_numpy(dtype=float)
+            d = describe(values)
+            _, lo, hi = mean_ci(values)
+            row[f"{name}: mean"] = d["mean"]
+            row[f"{name}: 95% CI of mean"] = f"{lo:,.1f} to {hi:,.1f}"
+            row[f"{name}: 5th-95th pct"] = f"{d['p5']:,.1f} to {d['p95']:,.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def differences_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
+    """Paired differences of every scenario against the first, with CIs and who is better."""
+    (a_name, a), *others = results.items()
+    rows = []
+    for b_name, b in others:
+        for metric in MAIN_METRICS:
+            diff = charts.paired_differences(a.runs, b.runs, metric)
+            mean, lo, hi = mean_ci(diff)
+            rows.append({"scenario": b_name, "against": a_name, "output": charts.label(metric),
+                         "mean difference": mean, "95% CI low": lo, "95% CI high": hi,
+                         "share of runs better": charts.better_share(diff, metric)})
+    return pd.DataFrame(rows)
+
+
+def comparison_figures(results: Mapping[str, BatchResults], ecdf: bool, diff_metric: str,
+                       paired: bool = True) -> dict:
+    runs = {name: r.runs for name, r in results.items()}
+    bands = {name: r.bands for name, r in results.items()}
+    figures = {f"dist_{m}": charts.distribution_figure(runs, m, ecdf=ecdf)
+               for m in charts.DISTRIBUTION_METRICS}
+    figures.update({f"fan_{m}": charts.fan_figure(bands, m) for m in charts.FAN_METRICS})
+    (a_name, a), *others = results.items()
+    for i, (b_name, b) in enumerate(others if paired else [], start=1):
+        figures[f"diff_{i}"] = charts.difference_figure(a_name, a.runs, b_name, b.runs,
+                                                        diff_metric, index=i)
+    return figures
+
+
+def render_comparison(results: Mapping[str, BatchResults], prefix: str,
+                      paired: bool = True) -> dict:
+    """Headline, charts and tables for scenarios in display order (the first is the reference);
+    `paired=False` (results that do not share random numbers) leaves out run-by-run differences.
+    Returns the figures, for downloads."""
+    sentence = headline_text(results) if paired else None
+    if sentence:
+        st.markdown(f"### {sentence}")
+        st.caption(money_sentence(results) + " Intervals are for the mean over runs; single runs "
+                   "spread much wider (see the distributions).")
+    ecdf = st.toggle("Show cumulative distributions (ECDF) instead of histograms",
+                     key=f"{prefix}_ecdf")
+    diff_metric = st.selectbox("Output for the run-by-run difference", charts.DISTRIBUTION_METRICS,
+                               format_func=charts.label, key=f"{prefix}_diff_metric")
+    figures = comparison_figures(results, ecdf, diff_metric, paired)
+    tab_dist, tab_time, tab_diff, tab_table = st.tabs(
+        ["Distributions", "Over time", "Run-by-run difference", "Summary table"])
+    others = list(results.items())[1:] if paired else []
+    with tab_dist:
+        cols = st.columns(2)
+        for i, metric in enumerate(charts.DISTRIBUTION_METRICS):
+            with cols[i % 2]:
+                st.plotly_chart(figures[f"dist_{metric}"], key=f"{prefix}_dist_{metric}")
+    with tab_time:
+        cols = st.columns(len(charts.FAN_METRICS))
+        for col, metric in zip(cols, charts.FAN_METRICS, strict=True):
+            with col:
+                st.plotly_chart(figures[f"fan_{metric}"], key=f"{prefix}_fan_{metric}")
+        st.caption("Lines are medians; dark bands hold the middle half of runs, light bands 90%.")
+    with tab_diff:
+        a_name, a = next(iter(results.items()))
+        if not others:
+            st.write("Run-by-run differences need results that share a seed.")
+        for i, (b_name, b) in enumerate(others, start=1):
+            diff = charts.paired_differences(a.runs, b.runs, diff_metric)
+            mean, lo, hi = mean_ci(diff)
+            better = charts.better_share(diff, diff_metric)
+            st.markdown(f"**{b_name} against {a_name}:** mean difference {mean:+,.1f} "
+                        f"(95% CI {lo:+,.1f} to {hi:+,.1f}); {b_name} is better in "
+                        f"**{better:.0%}** of paired runs.")
+            st.plotly_chart(figures[f"diff_{i}"], key=f"{prefix}_diff_{i}")
+    with tab_table:
+        summary = summary_frame(results)
+        st.dataframe(summary, hide_index=True, key=f"{prefix}_summary",
+                     column_config={c: st.column_config.NumberColumn(format="%.1f")
+                                    for c in summary.columns if c.endswith("mean")})
+        if others:
+            st.dataframe(differences_frame(results), hide_index=True, key=f"{prefix}_differences",
+                         column_config={
+                             "share of runs better": st.column_config.NumberColumn(format="percent"),
+                             "mean difference": st.column_config.NumberColumn(format="%.2f"),
+                             "95% CI low": st.column_config.NumberColumn(format="%.2f"),
+                             "95% CI high": st.column_config.NumberColumn(format="%.2f")})
+    return figures
+
+
+def runs_table(results: Mapping[str, BatchResults]) -> pd.DataFrame:
+    """Every run of every scenario in one long table (a `scenario` column first)."""
+    return pd.concat([r.runs.assign(scenario=name)[["scenario", *r.runs.columns]]
+                      for name, r in results.items()], ignore_index=True)
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()

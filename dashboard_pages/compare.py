@@ -1,0 +1,124 @@
+"""Compare page: reviewers put results folders (written by `fundsim run`) and saved scenarios side
+by side: the same charts and paired statistics as Explore, the scenarios' parameter differences,
+and the manifest facts. A folder whose files do not match its manifest is refused, not shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard_pages import common as ui
+from simulator.errors import FundsimError
+from simulator.planner import parameter_differences
+from simulator.results import BatchResults, load_results
+
+MAX_FOLDERS = 200
+
+
+def find_results_folders(root: Path) -> list[Path]:
+    """Finished results folders under `root` (a manifest beside them; partial ones skipped)."""
+    if not root.is_dir():
+        return []
+    found = []
+    for manifest in sorted(root.rglob("manifest.json")):
+        folder = manifest.parent
+        if any(part.startswith(".") or part.endswith(".partial")
+               for part in folder.relative_to(root).parts):
+            continue
+        found.append(folder)
+        if len(found) >= MAX_FOLDERS:
+            break
+    return found
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _load(folder: str, stamp: tuple[float, ...]) -> BatchResults:
+    del stamp  # cache key only: a rewritten folder is read (and checked) again
+    return load_results(folder)
+
+
+def _stamp(folder: Path) -> tuple[float, ...]:
+    return tuple(p.stat().st_mtime for p in sorted(folder.iterdir()) if p.is_file())
+
+
+def _facts(label: str, source: str, res: BatchResults) -> dict:
+    manifest = res.manifest
+    return {"scenario": label, "from": source, "seed": res.seed, "runs": len(res.runs),
+            "fundsim": manifest.get("versions", {}).get("fundsim", "this dashboard"),
+            "written (UTC)": manifest.get("created_utc", "now"),
+            "scenario sha256": res.scenario.sha256()[:16]}
+
+
+def main() -> None:
+    st.title("Compare saved results side by side")
+    st.caption("Pick results folders written by `fundsim run`, or saved scenarios to run here. "
+               "Every scenario is compared with the first one you pick, run by run.")
+    root = ui.results_dir()
+    folders = find_results_folders(root)
+    labels = {str(f.relative_to(root)): f for f in folders}
+    with st.sidebar:
+        st.header("Results folders")
+        picked = st.multiselect(f"Found under {root}", list(labels), default=list(labels)[:2],
+                                key="compare_results")
+        extra = st.text_input("…or a results folder's path", key="compare_path")
+        st.header("Scenarios to run here")
+        entries = ui.catalogue()
+        run_here = st.multiselect("Shipped or saved scenarios", list(entries),
+                                  key="compare_scenarios")
+        runs = st.number_input(f"Runs per scenario ({ui.MIN_RUNS:,}-{ui.MAX_RUNS:,})",
+                               value=1000, step=100, key="compare_runs")
+        seed = st.number_input("Seed", value=1, min_value=0, step=1, key="compare_seed")
+
+    chosen: list[tuple[str, str, BatchResults]] = []
+    paths = [labels[p] for p in picked] + ([Path(extra.strip())] if extra.strip() else [])
+    for folder in paths:
+        try:
+            res = _load(str(folder), _stamp(folder) if folder.is_dir() else ())
+        except FundsimError as exc:
+            st.error(f"**Refused {folder}:** {exc}", icon="⛔")
+            continue
+        chosen.append((res.name, str(folder), res))
+    if run_here:
+        if not ui.MIN_RUNS <= runs <= ui.MAX_RUNS:
+            st.error(f"**Runs per scenario = {runs:,}:** choose between {ui.MIN_RUNS:,} and "
+                     f"{ui.MAX_RUNS:,}.", icon="⚠️")
+        else:
+            for label in run_here:
+                try:
+                    scenario = ui.resolve(entries[label])
+                    chosen.append((scenario.name, "run here",
+                                   ui.batch(scenario, int(runs), int(seed), scenario.name)))
+                except FundsimError as exc:
+                    ui.show_problem(exc, label)
+    if len(chosen) < 2:
+        st.info("Pick at least two results (folders or scenarios). To make some: "
+                "`fundsim run scenarios/annual.toml scenarios/three_year.toml --out results/demo`.")
+        if len(chosen) == 1:
+            st.dataframe(pd.DataFrame([_facts(*chosen[0])]), hide_index=True)
+        return
+
+    names = ui.unique_labels([name for name, _, _ in chosen])
+    results = {name: res for name, (_, _, res) in zip(names, chosen, strict=True)}
+    st.subheader("Where each result came from")
+    st.dataframe(pd.DataFrame([_facts(name, source, res) for name, (_, source, res)
+                               in zip(names, chosen, strict=True)]),
+                 hide_index=True, key="compare_facts")
+    seeds = {res.seed for res in results.values()}
+    if len(seeds) > 1:
+        st.warning(f"These results use different seeds ({', '.join(map(str, sorted(seeds)))}): "
+                   "their runs do not share random numbers, so run-by-run differences would be "
+                   "noise. Only the distributions are shown; re-run them with one seed.", icon="⚠️")
+    st.subheader("How the scenarios differ")
+    diffs = parameter_differences({name: res.scenario for name, res in results.items()})
+    if diffs.empty:
+        st.write("The scenarios have the same parameters.")
+    else:
+        st.dataframe(diffs, hide_index=True, key="compare_parameters")
+    with ui.guarded("Comparing"):
+        ui.render_comparison(results, prefix="compare", paired=len(seeds) == 1)
+
+
+main()
