@@ -239,6 +239,7 @@ class _Model:
         # Productivity: legacy decay until modernised, times delivered uplifts.
         self.b = -math.log(1.0 - self.ops.legacy_decay_per_year) / 12.0
         self.productivity = 1.0
+        self._span_memo: dict[float, tuple[float, float, float, float, float]] = {}
         self.per_fte_month = self.ops.disruptions_per_fte_year / 12.0
         self.fixed_month = self.org.fixed_costs_m_per_year / 12.0
         self.legacy_month = self.org.legacy_it_cost_m_per_year / 12.0
@@ -596,6 +597,7 @@ class _Model:
         if spec.modernises_legacy:
             self.modernised = True
             self.b = 0.0
+            self._span_memo.clear()  # the memoised spans were for the old decay rate
         self._replan()
 
     def _plan_temporary(self) -> None:
@@ -654,12 +656,19 @@ class _Model:
             if end == boundary:
                 self._record_month(month)
 
+    def _spans(self, dt: float) -> tuple[float, float, float, float, float]:
+        """Decay factors and decayed spans over a piece of length dt, memoised per run: most
+        pieces are whole months, so the same few lengths recur (same inputs, same bits)."""
+        found = self._span_memo.get(dt)
+        if found is None:
+            h, b = self.h, self.b
+            found = (math.exp(-h * dt), _decayed_span(h, dt), _decayed_span(b, dt),
+                     _decayed_span(h + b, dt), math.exp(-b * dt))
+            self._span_memo[dt] = found
+        return found
+
     def _post(self, month: int, dt: float) -> None:
-        h, b = self.h, self.b
-        decay_h = math.exp(-h * dt)
-        span_h = _decayed_span(h, dt)
-        span_b = _decayed_span(b, dt)
-        span_hb = _decayed_span(h + b, dt)
+        decay_h, span_h, span_b, span_hb, decay_b = self._spans(dt)
         staff = self.f_full + self.f_ramp
         org = self.org
         commitments = (staff * self.cost_fte_month * span_h
@@ -695,8 +704,8 @@ class _Model:
         # State moves on.
         self.f_full *= decay_h
         self.f_ramp *= decay_h
-        if b:
-            self.productivity *= math.exp(-b * dt)
+        if self.b:
+            self.productivity *= decay_b
         # Pay: temporary capacity from in-year money first, commitments from core money, then
         # the interim allowance; what no money covers is emergency cover (reported).
         uncovered = 0.0
