@@ -82,21 +82,36 @@ def _settings_inputs(base: Scenario) -> PlannerSettings:
     return PlannerSettings(streams, share, budget, growth / 100.0, cover)
 
 
+def _take_upload() -> None:
+    """Read a newly uploaded file before the sidebar is drawn, so Start from can offer it (and
+    switch to it) in the same rerun; the outcome is shown beside the uploader."""
+    file = st.session_state.get("upload")
+    if file is None or st.session_state.get("_upload_seen") == file.file_id:
+        return
+    st.session_state["_upload_seen"] = file.file_id
+    try:
+        scenario = ui.scenario_from_upload(file.name, file.getvalue())
+    except FundsimError as exc:
+        st.session_state["_upload_outcome"] = exc
+        return
+    st.session_state.setdefault("uploaded", {})[scenario.name] = scenario
+    st.session_state["_upload_outcome"] = f"Loaded “{scenario.name}”: now under Start from."
+    st.session_state["start"] = f"{scenario.name} (uploaded)"
+    _reset_settings()
+
+
 def _upload() -> None:
-    with st.expander("Load a scenario file"):
-        file = st.file_uploader("A complete scenario (.toml)", type=["toml"], key="upload")
-        if file is None:
-            return
-        try:
-            scenario = ui.scenario_from_upload(file.name, file.getvalue())
-        except FundsimError as exc:
-            ui.show_problem(exc, f"The uploaded file {file.name}")
-            return
-        st.session_state.setdefault("uploaded", {})[scenario.name] = scenario
-        st.success(f"Loaded “{scenario.name}”: pick “{scenario.name} (uploaded)” under Start from.")
+    with st.expander("Load a scenario file", expanded="_upload_outcome" in st.session_state):
+        st.file_uploader("A complete scenario (.toml)", type=["toml"], key="upload")
+        outcome = st.session_state.get("_upload_outcome")
+        if isinstance(outcome, FundsimError):
+            ui.show_problem(outcome, "The uploaded file")
+        elif outcome:
+            st.success(outcome)
 
 
 def _sidebar() -> tuple[Scenario, PlannerSettings, str, int, int] | None:
+    _take_upload()
     with st.sidebar:
         st.header("Scenario")
         entries = ui.catalogue()
@@ -135,8 +150,13 @@ def _save_and_download(a: Scenario, results: dict, figures: dict) -> None:
             except FundsimError as exc:
                 ui.show_problem(exc, "Saving")
             else:
-                st.success(f"Saved as `{path}`. Run it headless with `fundsim run {path}`; it is "
-                           "now under Start from.")
+                # Rerun so Start from lists the new file; the message survives the rerun.
+                st.session_state["saved_message"] = (
+                    f"Saved as `{path}`. Run it headless with `fundsim run {path}`; it is now "
+                    "under Start from.")
+                st.rerun()
+        if "saved_message" in st.session_state:
+            st.success(st.session_state.pop("saved_message"))
     with right:
         table = ui.runs_table(results)
         st.download_button("Runs (CSV)", lambda: table.to_csv(index=False), "fundsim-runs.csv",
