@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean venv
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test bench lint clean venv dashboard
 
 venv: $(STAMP)
 
@@ -14,16 +16,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev]'
 	touch $(STAMP)
 
+# The dashboard's browser test drives Debian's Chromium (Playwright cannot download browsers here).
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 demo: $(STAMP)
 	$(BIN)/fundsim run scenarios/annual.toml scenarios/three_year.toml --runs 1000 --seed 1 --out results/demo --force
 	$(BIN)/fundsim compare results/demo/annual results/demo/three_year
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_run.py
+
+dashboard: $(STAMP)
+	$(BIN)/fundsim dashboard
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

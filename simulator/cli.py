@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", action="append", choices=RUN_OUTPUTS, metavar="M",
                    help="a per-run output to compare (repeatable; default: the main ones)")
     p.add_argument("--json", action="store_true", help="print one JSON object (a list for 3+)")
+
+    p = sub.add_parser("dashboard", help="open the planners' dashboard in a browser",
+                       description="Start the Streamlit dashboard (dashboard.py): Explore moves "
+                                   "settlement sliders, Compare puts results folders side by side.")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="address to serve on (127.0.0.1: this machine only)")
+    p.add_argument("--port", type=_positive_int, default=8501, help="port (8501)")
     return parser
 
 
@@ -98,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse prints its own message; bad usage is bad input
         return EXIT_BAD_INPUT if exc.code not in (0, None) else EXIT_OK
     try:
-        return {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare}[args.command](args)
+        commands = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare,
+                    "dashboard": cmd_dashboard}
+        return commands[args.command](args)
     except FundsimError as exc:
         err.print(f"error: {exc}", markup=False, style="bold red")
         return EXIT_BAD_INPUT
@@ -257,6 +267,23 @@ def _print_comparison(report, base, other) -> None:
             f"{b} {verb} {abs(d['mean']):,.0f} disruptions over {years} years against {a} "
             f"(95% CI {d['ci_low']:+,.0f} to {d['ci_high']:+,.0f}) and gives more in "
             f"{headline['prob_b_greater']:.0%} of paired runs.", markup=False)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve dashboard.py with Streamlit until interrupted (Ctrl+C). The process becomes the
+    Streamlit server (exec), so signals and the exit code are Streamlit's own."""
+    app = Path(__file__).resolve().parent.parent / "dashboard.py"
+    if not app.is_file():
+        raise UsageError(f"{app}: the dashboard ships with the repository; run fundsim dashboard "
+                         "from a clone installed with `pip install -e .` (or `make dashboard`)")
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
+               args.address, "--server.port", str(args.port), "--browser.gatherUsageStats", "false"]
+    err.print(f"fundsim dashboard on http://{args.address}:{args.port} (Ctrl+C stops it)",
+              markup=False)
+    sys.stderr.flush()
+    os.chdir(app.parent)
+    os.execv(sys.executable, command)
+    return EXIT_ERROR  # not reached: execv replaces this process
 
 
 if __name__ == "__main__":

@@ -219,3 +219,39 @@ def test_compare_page_runs_saved_scenarios_on_demand_and_warns_about_other_seeds
     at.number_input(key="compare_seed").set_value(3).run()
     assert not at.exception and not at.warning
     assert _headline(at).startswith("three_year ")
+
+
+def test_fundsim_dashboard_serves_the_app(tmp_path):
+    """`fundsim dashboard` starts the real server on 127.0.0.1 and stops on SIGTERM."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fundsim = Path(sys.executable).with_name("fundsim")
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen([str(fundsim), "dashboard", "--port", str(port)], stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        body = b""
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                            timeout=2) as response:
+                    body = response.read()
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert body == b"ok", (tmp_path / "server.log").read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+    assert server.returncode is not None
