@@ -24,12 +24,11 @@ from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from simulator import charts
-from simulator.analysis import MAIN_METRICS, describe, headline, mean_ci, paired_comparison
+from simulator import charts, comparison
+from simulator.analysis import mean_ci
 from simulator.errors import FundsimError, ScenarioError, problem
 from simulator.results import BatchResults, ResultsBuilder
 from simulator.runner import chunk_bounds, default_workers, simulate_chunk
@@ -210,107 +209,21 @@ def guarded(what: str) -> Iterator[None]:
 # ------------------------------------------------------------------------ the comparison view
 
 
-def unique_labels(names: list[str]) -> list[str]:
-    """Scenario names made unique for legends ('annual', 'annual #2')."""
-    seen: dict[str, int] = {}
-    labels = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        labels.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
-    return labels
-
-
-def headline_text(results: Mapping[str, BatchResults]) -> str | None:
-    """The plain-words sentence for the last scenario against the first, or None for one."""
-    if len(results) < 2:
-        return None
-    (a_name, a), *_, (b_name, b) = results.items()
-    comparison = paired_comparison(a.runs, b.runs, "disruptions_total")
-    return headline(a_name, b_name, comparison, a.scenario.horizon.years)
-
-
-def money_sentence(results: Mapping[str, BatchResults]) -> str | None:
-    if len(results) < 2:
-        return None
-    (a_name, a), *_, (b_name, b) = results.items()
-    parts = []
-    for metric, what in (("lapsed_funds_m", "lapsed funds"), ("overrun_cost_m", "overrun cost"),
-                         ("priority_disruptions", "priority disruptions")):
-        mean, lo, hi = mean_ci(charts.paired_differences(a.runs, b.runs, metric))
-        unit = "£" if metric.endswith("_m") else ""
-        suffix = "m" if unit else ""
-        parts.append(f"{what} {_signed(mean, unit, suffix)} (95% CI {_signed(lo, unit, suffix)} "
-                     f"to {_signed(hi, unit, suffix)})")
-    return f"Against {a_name}, {b_name} changes " + "; ".join(parts) + "."
-
-
-def _signed(value: float, unit: str, suffix: str) -> str:
-    if not np.isfinite(value):
-        return "n/a"
-    sign = "−" if value < 0 else "+"
-    digits = ",.1f" if suffix else ",.0f"
-    return f"{sign}{unit}{abs(value):{digits}}{suffix}"
-
-
-def summary_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
-    """Main outputs per scenario: mean, 95% CI of the mean, and the 5th-95th percentile range."""
-    rows = []
-    for metric in MAIN_METRICS:
-        row = {"output": charts.label(metric)}
-        for name, res in results.items():
-            values = res.runs[metric].to_numpy(dtype=float)
-            d = describe(values)
-            _, lo, hi = mean_ci(values)
-            row[f"{name}: mean"] = d["mean"]
-            row[f"{name}: 95% CI of mean"] = f"{lo:,.1f} to {hi:,.1f}"
-            row[f"{name}: 5th-95th pct"] = f"{d['p5']:,.1f} to {d['p95']:,.1f}"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def differences_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
-    """Paired differences of every scenario against the first, with CIs and who is better."""
-    (a_name, a), *others = results.items()
-    rows = []
-    for b_name, b in others:
-        for metric in MAIN_METRICS:
-            diff = charts.paired_differences(a.runs, b.runs, metric)
-            mean, lo, hi = mean_ci(diff)
-            rows.append({"scenario": b_name, "against": a_name, "output": charts.label(metric),
-                         "mean difference": mean, "95% CI low": lo, "95% CI high": hi,
-                         "share of runs better": charts.better_share(diff, metric)})
-    return pd.DataFrame(rows)
-
-
-def comparison_figures(results: Mapping[str, BatchResults], ecdf: bool, diff_metric: str,
-                       paired: bool = True) -> dict:
-    runs = {name: r.runs for name, r in results.items()}
-    bands = {name: r.bands for name, r in results.items()}
-    figures = {f"dist_{m}": charts.distribution_figure(runs, m, ecdf=ecdf)
-               for m in charts.DISTRIBUTION_METRICS}
-    figures.update({f"fan_{m}": charts.fan_figure(bands, m) for m in charts.FAN_METRICS})
-    (a_name, a), *others = results.items()
-    for i, (b_name, b) in enumerate(others if paired else [], start=1):
-        figures[f"diff_{i}"] = charts.difference_figure(a_name, a.runs, b_name, b.runs,
-                                                        diff_metric, index=i)
-    return figures
-
-
 def render_comparison(results: Mapping[str, BatchResults], prefix: str,
                       paired: bool = True) -> dict:
     """Headline, charts and tables for scenarios in display order (the first is the reference);
     `paired=False` (results that do not share random numbers) leaves out run-by-run differences.
     Returns the figures, for downloads."""
-    sentence = headline_text(results) if paired else None
+    sentence = comparison.headline_text(results) if paired else None
     if sentence:
         st.markdown(f"### {sentence}")
-        st.caption(money_sentence(results) + " Intervals are for the mean over runs; single runs "
+        st.caption(comparison.money_sentence(results) + " Intervals are for the mean over runs; single runs "
                    "spread much wider (see the distributions).")
     ecdf = st.toggle("Show cumulative distributions (ECDF) instead of histograms",
                      key=f"{prefix}_ecdf")
     diff_metric = st.selectbox("Output for the run-by-run difference", charts.DISTRIBUTION_METRICS,
                                format_func=charts.label, key=f"{prefix}_diff_metric")
-    figures = comparison_figures(results, ecdf, diff_metric, paired)
+    figures = comparison.figures(results, ecdf, diff_metric, paired)
     tab_dist, tab_time, tab_diff, tab_table = st.tabs(
         ["Distributions", "Over time", "Run-by-run difference", "Summary table"])
     others = list(results.items())[1:] if paired else []
@@ -338,24 +251,18 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
                         f"**{better:.0%}** of paired runs.")
             st.plotly_chart(figures[f"diff_{i}"], key=f"{prefix}_diff_{i}")
     with tab_table:
-        summary = summary_frame(results)
+        summary = comparison.summary_frame(results)
         st.dataframe(summary, hide_index=True, key=f"{prefix}_summary",
                      column_config={c: st.column_config.NumberColumn(format="%.1f")
                                     for c in summary.columns if c.endswith("mean")})
         if others:
-            st.dataframe(differences_frame(results), hide_index=True, key=f"{prefix}_differences",
+            st.dataframe(comparison.differences_frame(results), hide_index=True, key=f"{prefix}_differences",
                          column_config={
                              "share of runs better": st.column_config.NumberColumn(format="percent"),
                              "mean difference": st.column_config.NumberColumn(format="%.2f"),
                              "95% CI low": st.column_config.NumberColumn(format="%.2f"),
                              "95% CI high": st.column_config.NumberColumn(format="%.2f")})
     return figures
-
-
-def runs_table(results: Mapping[str, BatchResults]) -> pd.DataFrame:
-    """Every run of every scenario in one long table (a `scenario` column first)."""
-    return pd.concat([r.runs.assign(scenario=name)[["scenario", *r.runs.columns]]
-                      for name, r in results.items()], ignore_index=True)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_pages import common as ui
+from simulator import comparison
 from simulator.errors import FundsimError
 from simulator.planner import parameter_differences
 from simulator.results import BatchResults, load_results
@@ -100,7 +101,7 @@ def main() -> None:
             st.dataframe(pd.DataFrame([_facts(*chosen[0])]), hide_index=True)
         return
 
-    names = ui.unique_labels([name for name, _, _ in chosen])
+    names = comparison.unique_labels([name for name, _, _ in chosen])
     results = {name: res for name, (_, _, res) in zip(names, chosen, strict=True)}
     st.subheader("Where each result came from")
     st.dataframe(pd.DataFrame([_facts(name, source, res) for name, (_, source, res)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard_pages import common as ui
-from simulator import charts
+from simulator import charts, comparison
 from simulator.errors import FundsimError
 from simulator.planner import (
     PlannerSettings,
@@ -158,7 +158,7 @@ def _save_and_download(a: Scenario, results: dict, figures: dict) -> None:
         if "saved_message" in st.session_state:
             st.success(st.session_state.pop("saved_message"))
     with right:
-        table = ui.runs_table(results)
+        table = comparison.runs_table(results)
         st.download_button("Runs (CSV)", lambda: table.to_csv(index=False), "fundsim-runs.csv",
                            "text/csv", key="download_csv", on_click="ignore")
         st.download_button("Runs (Parquet)", lambda: ui.parquet_bytes(table),
@@ -198,7 +198,7 @@ def main() -> None:
         ui.show_problem(exc, f"The comparator {comparator}")
         return
     with ui.guarded("Running the scenarios"):
-        labels = ui.unique_labels([a.name, b.name])
+        labels = comparison.unique_labels([a.name, b.name])
         results = {labels[0]: ui.batch(a, runs, seed, labels[0]),
                    labels[1]: ui.batch(b, runs, seed, labels[1])}
         figures = ui.render_comparison(results, prefix="explore")

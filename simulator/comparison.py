@@ -1,0 +1,110 @@
+"""Comparing finished batches for readers: a plain-words headline, a money sentence, summary and
+paired-difference tables. Pure pandas, shared by the dashboard's pages and the offline report, so
+both say exactly the same thing about the same results.
+
+Results are given as a mapping from display label to `BatchResults`, in display order: the first is
+the reference every other scenario is compared with, run by run (common random numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import charts
+from .analysis import MAIN_METRICS, describe, headline, mean_ci, paired_comparison
+from .results import BatchResults
+
+
+def unique_labels(names: list[str]) -> list[str]:
+    """Scenario names made unique for legends ('annual', 'annual #2')."""
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return labels
+
+
+def headline_text(results: Mapping[str, BatchResults]) -> str | None:
+    """The plain-words sentence for the last scenario against the first, or None for one."""
+    if len(results) < 2:
+        return None
+    (a_name, a), *_, (b_name, b) = results.items()
+    comparison = paired_comparison(a.runs, b.runs, "disruptions_total")
+    return headline(a_name, b_name, comparison, a.scenario.horizon.years)
+
+
+def money_sentence(results: Mapping[str, BatchResults]) -> str | None:
+    if len(results) < 2:
+        return None
+    (a_name, a), *_, (b_name, b) = results.items()
+    parts = []
+    for metric, what in (("lapsed_funds_m", "lapsed funds"), ("overrun_cost_m", "overrun cost"),
+                         ("priority_disruptions", "priority disruptions")):
+        mean, lo, hi = mean_ci(charts.paired_differences(a.runs, b.runs, metric))
+        unit = "£" if metric.endswith("_m") else ""
+        suffix = "m" if unit else ""
+        parts.append(f"{what} {_signed(mean, unit, suffix)} (95% CI {_signed(lo, unit, suffix)} "
+                     f"to {_signed(hi, unit, suffix)})")
+    return f"Against {a_name}, {b_name} changes " + "; ".join(parts) + "."
+
+
+def _signed(value: float, unit: str, suffix: str) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    sign = "−" if value < 0 else "+"
+    digits = ",.1f" if suffix else ",.0f"
+    return f"{sign}{unit}{abs(value):{digits}}{suffix}"
+
+
+def summary_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
+    """Main outputs per scenario: mean, 95% CI of the mean, and the 5th-95th percentile range."""
+    rows = []
+    for metric in MAIN_METRICS:
+        row = {"output": charts.label(metric)}
+        for name, res in results.items():
+            values = res.runs[metric].to_numpy(dtype=float)
+            d = describe(values)
+            _, lo, hi = mean_ci(values)
+            row[f"{name}: mean"] = d["mean"]
+            row[f"{name}: 95% CI of mean"] = f"{lo:,.1f} to {hi:,.1f}"
+            row[f"{name}: 5th-95th pct"] = f"{d['p5']:,.1f} to {d['p95']:,.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def differences_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
+    """Paired differences of every scenario against the first, with CIs and who is better."""
+    (a_name, a), *others = results.items()
+    rows = []
+    for b_name, b in others:
+        for metric in MAIN_METRICS:
+            diff = charts.paired_differences(a.runs, b.runs, metric)
+            mean, lo, hi = mean_ci(diff)
+            rows.append({"scenario": b_name, "against": a_name, "output": charts.label(metric),
+                         "mean difference": mean, "95% CI low": lo, "95% CI high": hi,
+                         "share of runs better": charts.better_share(diff, metric)})
+    return pd.DataFrame(rows)
+
+
+def runs_table(results: Mapping[str, BatchResults]) -> pd.DataFrame:
+    """Every run of every scenario in one long table (a `scenario` column first)."""
+    return pd.concat([r.runs.assign(scenario=name)[["scenario", *r.runs.columns]]
+                      for name, r in results.items()], ignore_index=True)
+
+
+def figures(results: Mapping[str, BatchResults], ecdf: bool, diff_metric: str,
+                       paired: bool = True) -> dict:
+    runs = {name: r.runs for name, r in results.items()}
+    bands = {name: r.bands for name, r in results.items()}
+    figures = {f"dist_{m}": charts.distribution_figure(runs, m, ecdf=ecdf)
+               for m in charts.DISTRIBUTION_METRICS}
+    figures.update({f"fan_{m}": charts.fan_figure(bands, m) for m in charts.FAN_METRICS})
+    (a_name, a), *others = results.items()
+    for i, (b_name, b) in enumerate(others if paired else [], start=1):
+        figures[f"diff_{i}"] = charts.difference_figure(a_name, a.runs, b_name, b.runs,
+                                                        diff_metric, index=i)
+    return figures
