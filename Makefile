@@ -30,6 +30,7 @@ test: $(STAMP) $(CHROMIUM)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_run.py
+	$(BIN)/python benchmarks/bench_dashboard.py
 
 dashboard: $(STAMP)
 	$(BIN)/fundsim dashboard

@@ -51,8 +51,8 @@ DISTRIBUTION_METRICS = ("disruptions_total", "priority_disruptions", "lapsed_fun
                         "overrun_cost_m")
 FAN_METRICS = ("fte", "productivity", "cumulative_disruptions")
 
-_LAYOUT = {"template": "plotly_white", "height": 360, "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-           "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+_LAYOUT = {"template": "plotly_white", "height": 400, "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
+           "legend": {"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0},
            "font": {"size": 13}}
 
 

@@ -147,7 +147,7 @@ def three_year_counterpart(scenario: Scenario) -> Scenario:
     changes: dict[str, Any] = {
         f"funding.streams.{n}.settlement_years": THREE_YEARS
         for n, s in scenario.funding.streams.items() if s.arrival != "tranches"}
-    changes["scenario.name"] = f"{scenario.name}, three-year"
+    changes["scenario.name"] = f"{scenario.name} with three-year settlements"
     changes["scenario.description"] = f"{scenario.name} with three-year settlements"
     return scenario.with_changes(changes)
 

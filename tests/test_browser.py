@@ -101,7 +101,7 @@ def test_moving_the_settlement_slider_updates_the_charts(app_url):
             _wait_until_idle(page)
             before_text = headline.inner_text()
             before_chart = _chart_data(page)
-            assert before_text.startswith("annual, three-year adds")
+            assert before_text.startswith("annual with three-year settlements adds")
 
             slider = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").first
             expect(slider).to_contain_text("Settlement length")

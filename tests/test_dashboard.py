@@ -71,7 +71,7 @@ def test_explore_opens_on_annual_against_three_year_with_the_runners_numbers(exp
     at = _app()
     a, b = expected_default
     comparison = paired_comparison(a.runs, b.runs, "disruptions_total")
-    assert _headline(at) == headline("annual", "annual, three-year", comparison, 6)
+    assert _headline(at) == headline("annual", "annual with three-year settlements", comparison, 6)
     assert at.selectbox(key="start").value == "annual (shipped)"
     assert at.slider(key="core.settlement_years").value == 1
     # the fan chart's median is the runner's monthly median
@@ -95,7 +95,7 @@ def test_moving_the_settlement_slider_reruns_and_changes_the_headline():
     a = run_batch(edited, runs=1000, seed=1)
     b = run_batch(three_year_counterpart(ANNUAL), runs=1000, seed=1)
     comparison = paired_comparison(a.runs, b.runs, "disruptions_total")
-    assert after == headline("annual (edited)", "annual (edited), three-year", comparison, 6)
+    assert after == headline("annual (edited)", "annual (edited) with three-year settlements", comparison, 6)
 
 
 def test_ecdf_toggle_and_difference_metric():
