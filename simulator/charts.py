@@ -154,10 +154,11 @@ def difference_figure(a_name: str, a: pd.DataFrame, b_name: str, b: pd.DataFrame
 
 
 def better_share(diff: np.ndarray, metric: str) -> float:
-    """Share of paired runs where B is better than A (more output, or less money lost)."""
-    if diff.size == 0:
+    """Share of paired runs where B is better than A (more output, or less money lost); NaN for
+    an output that is neither better higher nor lower (capability spend)."""
+    if diff.size == 0 or metric not in BETTER_WHEN:
         return float("nan")
-    better = diff > 0 if BETTER_WHEN.get(metric, "higher") == "higher" else diff < 0
+    better = diff > 0 if BETTER_WHEN[metric] == "higher" else diff < 0
     return float(np.mean(better))
 
 

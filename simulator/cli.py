@@ -90,6 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a per-run output to compare (repeatable; default: the main ones)")
     p.add_argument("--json", action="store_true", help="print one JSON object (a list for 3+)")
 
+    p = sub.add_parser("report", help="one offline HTML report (and Excel tables) of results",
+                       description="Write one self-contained HTML file (charts embedded, opens "
+                                   "offline) comparing results folders with the first: headline, "
+                                   "paired differences with 95%% CIs, parameter differences and "
+                                   "each folder's manifest facts. --xlsx also writes the tables "
+                                   "as an Excel workbook.")
+    p.add_argument("folders", nargs="+", metavar="RESULTS")
+    p.add_argument("--out", default="report.html", metavar="FILE", help="HTML file (report.html)")
+    p.add_argument("--xlsx", metavar="FILE", help="also write the tables to this Excel workbook")
+    p.add_argument("--force", action="store_true", help="replace existing report files")
+
     p = sub.add_parser("dashboard", help="open the planners' dashboard in a browser",
                        description="Start the Streamlit dashboard (dashboard.py): Explore moves "
                                    "settlement sliders, Compare puts results folders side by side.")
@@ -107,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if exc.code not in (0, None) else EXIT_OK
     try:
         commands = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare,
-                    "dashboard": cmd_dashboard}
+                    "report": cmd_report, "dashboard": cmd_dashboard}
         return commands[args.command](args)
     except FundsimError as exc:
         err.print(f"error: {exc}", markup=False, style="bold red")
@@ -267,6 +278,20 @@ def _print_comparison(report, base, other) -> None:
             f"{b} {verb} {abs(d['mean']):,.0f} disruptions over {years} years against {a} "
             f"(95% CI {d['ci_low']:+,.0f} to {d['ci_high']:+,.0f}) and gives more in "
             f"{headline['prob_b_greater']:.0%} of paired runs.", markup=False)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    targets = [Path(args.out)] + ([Path(args.xlsx)] if args.xlsx else [])
+    for target in targets:
+        if target.exists() and not args.force:
+            raise UsageError(f"{target}: already exists; use --force to replace it")
+    write_report(args.folders, args.out, args.xlsx)
+    size = Path(args.out).stat().st_size / 1e6
+    out.print(f"wrote {args.out} ({size:.1f} MB; opens in any browser without a network)"
+              + (f" and {args.xlsx}" if args.xlsx else ""), markup=False)
+    return EXIT_OK
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

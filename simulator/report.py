@@ -1,0 +1,171 @@
+"""`fundsim report`: one self-contained HTML file a reviewer can attach to a business case, and the
+same tables as an Excel workbook for finance teams.
+
+The report says what the dashboard says about the same results (it uses the same comparison tables,
+sentences and figures), plus where every number came from: seed, runs, versions, hashes and dates
+from each folder's manifest. Plotly's JavaScript is embedded once, so the file opens offline and
+will still open in years. Files are written under a temporary name and renamed, so a failed report
+never leaves a half-written file that looks finished.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__, comparison
+from .errors import UsageError
+from .planner import parameter_differences
+from .results import BatchResults, load_results
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1180px; margin: 2em auto; color: #222;
+       line-height: 1.45; padding: 0 1em; }
+h1 { font-size: 1.7em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+p.headline { font-size: 1.3em; font-weight: 600; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+th { background: #f3f3f3; } td { max-width: 26em; overflow-wrap: anywhere; }
+td:first-child, th:first-child { text-align: left; }
+.note { color: #555; font-size: 0.92em; } .warn { background: #fff4d6; padding: 0.6em 1em; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5em; }
+"""
+
+
+def load_for_report(folders: Sequence[str | Path]) -> dict[str, BatchResults]:
+    """Results folders in the order given, each checked against its manifest, with unique labels."""
+    loaded = [load_results(folder) for folder in folders]
+    labels = comparison.unique_labels([r.name for r in loaded])
+    return dict(zip(labels, loaded, strict=True))
+
+
+def facts_frame(results: Mapping[str, BatchResults], folders: Sequence[str | Path]) -> pd.DataFrame:
+    """Where each result came from, as its manifest records it."""
+    rows = []
+    for (label, res), folder in zip(results.items(), folders, strict=True):
+        m = res.manifest
+        versions = m.get("versions", {})
+        rows.append({"scenario": label, "folder": str(folder), "seed": res.seed,
+                     "runs": len(res.runs), "written (UTC)": m.get("created_utc", ""),
+                     "fundsim": versions.get("fundsim", ""), "python": versions.get("python", ""),
+                     "numpy": versions.get("numpy", ""), "simpy": versions.get("simpy", ""),
+                     "scenario sha256": m.get("scenario_sha256", ""),
+                     "runs.parquet sha256": m.get("files", {}).get("runs.parquet", "")})
+    return pd.DataFrame(rows)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, na_rep="n/a",
+                         float_format=lambda x: f"{x:,.2f}")
+
+
+def _percent(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    shown = frame.copy()
+    shown[column] = [f"{x:.0%}" if pd.notna(x) else "n/a" for x in frame[column]]
+    return shown
+
+
+def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Path]) -> str:
+    """The whole report as one HTML string (Plotly embedded once)."""
+    seeds = {r.seed for r in results.values()}
+    paired = len(seeds) == 1 and len(results) > 1
+    names = list(results)
+    title = f"fundsim report: {' against '.join(reversed(names[:2]))}" if len(names) > 1 else \
+        f"fundsim report: {names[0]}"
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class='note'>Written {datetime.now(UTC).isoformat(timespec='seconds')} by "
+             f"fundsim {html.escape(__version__)} from {len(results)} results folder(s). Every "
+             "scenario is compared with the first, run by run: run <i>i</i> of each scenario "
+             "uses the same random numbers (common random numbers), so differences come from the "
+             "scenarios, not from chance.</p>"]
+    if paired:
+        parts.append(f"<p class='headline'>{html.escape(comparison.headline_text(results))}</p>")
+        parts.append(f"<p>{html.escape(comparison.money_sentence(results))} Intervals are 95% "
+                     "confidence intervals for the mean over runs; single runs spread much wider "
+                     "(see the distributions).</p>")
+    elif len(results) > 1:
+        parts.append("<p class='warn'>These results use different seeds, so their runs do not "
+                     "share random numbers: run-by-run differences would be noise and are left "
+                     "out. Re-run them with one seed to compare them run by run.</p>")
+    parts += ["<h2>Where the results came from</h2>", _table(facts_frame(results, folders))]
+    diffs = parameter_differences({name: r.scenario for name, r in results.items()})
+    parts.append("<h2>How the scenarios differ</h2>")
+    parts.append(_table(diffs) if not diffs.empty else "<p>The scenarios have the same parameters.</p>")
+    parts += ["<h2>Summary</h2>", "<p class='note'>Mean over runs, the 95% confidence interval of "
+              "that mean, and the range holding the middle 90% of runs.</p>",
+              _table(comparison.summary_frame(results))]
+    if paired:
+        parts += ["<h2>Paired differences</h2>", "<p class='note'>Each scenario minus the first, "
+                  "run by run; 'share of runs better' counts the runs where it has more output or "
+                  "loses less money.</p>", _table(_percent(comparison.differences_frame(results),
+                                                           "share of runs better"))]
+    figures = comparison.figures(results, ecdf=False, diff_metric="disruptions_total",
+                                 paired=paired)
+    parts.append("<h2>Charts</h2><div class='grid'>")
+    for i, fig in enumerate(figures.values()):
+        parts.append("<div>" + fig.to_html(full_html=False, include_plotlyjs=(i == 0)) + "</div>")
+    parts.append("</div>")
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def write_xlsx(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
+               path: Path) -> None:
+    """Summary, paired differences, parameter differences and sources as worksheets (openpyxl)."""
+    sheets = {"Summary": comparison.summary_frame(results)}
+    if len({r.seed for r in results.values()}) == 1 and len(results) > 1:
+        sheets["Paired differences"] = comparison.differences_frame(results)
+    sheets["Parameters"] = parameter_differences({n: r.scenario for n, r in results.items()})
+    sheets["Sources"] = facts_frame(results, folders)
+    with _atomic(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+
+
+class _atomic:
+    """A temporary file beside `path`, renamed onto it only if the block succeeds."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> Path:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.path.suffix,
+                                        dir=self.path.parent)
+        except OSError as exc:
+            raise UsageError(f"{self.path}: cannot write here ({exc.strerror})") from None
+        os.close(fd)
+        self.tmp = Path(name)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def write_report(folders: Sequence[str | Path], out: str | Path,
+                 xlsx: str | Path | None = None) -> dict[str, BatchResults]:
+    """Check every folder, then write the HTML report (and the workbook). Nothing is written if
+    any folder is refused."""
+    results = load_for_report(folders)
+    page = render_html(results, folders)
+    out = Path(out)
+    try:
+        with _atomic(out) as tmp:
+            tmp.write_text(page, encoding="utf-8")
+        if xlsx is not None:
+            write_xlsx(results, folders, Path(xlsx))
+    except OSError as exc:
+        raise UsageError(f"{exc.filename or out}: cannot write the report ({exc.strerror})") from None
+    return results
