@@ -69,7 +69,7 @@ def _settings_inputs(base: Scenario) -> PlannerSettings:
     with st.expander("Budget and contracting", expanded=True):
         share = start.in_year_share
         if share is not None:
-            share = st.slider("Share of external in-year money", 0.0, 0.9, float(share), 0.05,
+            share = st.slider("Share of external in-year money", 0.0, max(0.9, share), float(share), 0.05,
                               key="in_year_share",
                               help="Money bid for and paid in tranches during the year.")
         budget = st.number_input("Budget (£m a year, all streams)", min_value=1.0,
