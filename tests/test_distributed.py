@@ -1,0 +1,94 @@
+"""Dask: a real LocalCluster on 127.0.0.1 gives the same bytes as the process pool; an unreachable
+scheduler is a clear error (exit 1) bounded by the connect timeout; a malformed address is bad input."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from distributed import LocalCluster
+
+from simulator.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+ANNUAL = ROOT / "scenarios" / "annual.toml"
+THREE = ROOT / "scenarios" / "three_year.toml"
+FILES = ("runs.parquet", "years.parquet", "bands.parquet")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def pool_results(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pool")
+    assert main(["run", str(ANNUAL), str(THREE), "--runs", "60", "--seed", "4", "--workers", "2",
+                 "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _same_bytes(a: Path, b: Path) -> None:
+    for stem in ("annual", "three_year"):
+        for name in FILES:
+            assert (a / stem / name).read_bytes() == (b / stem / name).read_bytes(), (stem, name)
+
+
+def test_a_run_on_an_existing_scheduler_matches_the_process_pool_bit_for_bit(cluster, pool_results,
+                                                                             tmp_path):
+    out = tmp_path / "dask"
+    assert main(["run", str(ANNUAL), str(THREE), "--runs", "60", "--seed", "4", "--scheduler",
+                 cluster.scheduler_address, "--out", str(out), "--quiet"]) == 0
+    _same_bytes(out, pool_results)
+
+
+def test_cluster_local_starts_its_own_cluster_and_matches_too(pool_results, tmp_path):
+    out = tmp_path / "local"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "run", str(ANNUAL), str(THREE),
+                           "--runs", "60", "--seed", "4", "--cluster", "local", "--workers", "2",
+                           "--out", str(out), "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    _same_bytes(out, pool_results)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_not_a_hang(capsys, tmp_path):
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    assert main(["run", str(ANNUAL), "--runs", "5", "--scheduler", address,
+                 "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert f"--scheduler {address}: cannot reach a Dask scheduler there within 5s" in err
+    assert "nothing was run" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("address", ["nonsense", "tcp://host", "tcp://127.0.0.1:99999"])
+def test_a_malformed_scheduler_address_is_bad_input(capsys, tmp_path, address):
+    assert main(["run", str(ANNUAL), "--runs", "5", "--scheduler", address,
+                 "--out", str(tmp_path / "x")]) == 2
+    assert f"--scheduler {address!r}: not a scheduler address; expected tcp://HOST:PORT" in (
+        capsys.readouterr().err)
+
+
+def test_workers_with_a_scheduler_is_bad_input(capsys, tmp_path):
+    assert main(["run", str(ANNUAL), "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "leave out --workers" in capsys.readouterr().err
+
+
+def test_scheduler_and_cluster_together_are_bad_input(capsys, tmp_path):
+    assert main(["run", str(ANNUAL), "--cluster", "local", "--scheduler", "tcp://127.0.0.1:8786",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
