@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import signal
 import subprocess
@@ -192,30 +191,9 @@ def test_quiet_prints_nothing(capsys, tmp_path):
     assert capsys.readouterr() == ("", "")
 
 
-def _run_on_a_terminal(args: list[str]) -> str:
-    """Run fundsim with stderr on a pseudo-terminal (as a user at a shell) and return what it drew."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([*FUNDSIM, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=follower,
-                            env={**os.environ, "COLUMNS": "120", "TERM": "xterm"})
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=120)
-    os.close(leader)
-    assert proc.returncode == 0
-    return b"".join(chunks).decode(errors="replace")
-
-
-def test_a_progress_bar_with_eta_is_drawn_on_a_terminal_only(tmp_path):
+def test_a_progress_bar_with_eta_is_drawn_on_a_terminal_only(tmp_path, on_terminal):
     args = ["run", str(ANNUAL), "--runs", "60", "--chunk-size", "10", "--workers", "1"]
-    drawn = _run_on_a_terminal([*args, "--out", str(tmp_path / "tty")])
+    drawn = on_terminal([*FUNDSIM, *args, "--out", str(tmp_path / "tty")])
     assert "annual" in drawn and "60/60" in drawn
     assert re.search(r"\d+:\d\d:\d\d", drawn), drawn  # the ETA column
     piped = subprocess.run([*FUNDSIM, *args, "--out", str(tmp_path / "pipe")], cwd=ROOT,
