@@ -81,17 +81,22 @@ def run_streaming(jobs: list[tuple[Scenario, Path]], runs: int, seed: int, execu
             store = ChunkStore.open(folder, scenario, seed, plan, resume=resume, force=force)
         stores.append(store)
     size = int(plan["chunk_size"])
-    stages = target.stages() if target else [runs]
+    settled = next((store.manifest for store in stores if store.assembled), None)
     stop_info: dict[str, Any] | None = None
+    if settled is not None:  # killed while assembling: the run count (and stop) is decided
+        runs, stop_info = int(settled["runs"]), settled.get("stop")
+        stages = [runs]
+    else:
+        stages = target.stages() if target else [runs]
     first = 0
     for stage_end in stages:
         bounds = chunk_bounds(stage_end, size, first)
         if advance is not None:
             for j, store in enumerate(stores):
-                done = sum(b - a for a, b in bounds if store.done().get(a) == b)
+                done = sum(b - a for a, b in bounds if b - a and not store.missing([(a, b)]))
                 advance(j, done, stage_end)
         _run_stage(stores, seed, bounds, executor, advance)
-        if target is not None:
+        if target is not None and settled is None:
             series = [store.metric_values(target.metric, stage_end) for store in stores]
             width = widest_half_width(series)
             reached = width <= target.width
@@ -109,7 +114,9 @@ def run_streaming(jobs: list[tuple[Scenario, Path]], runs: int, seed: int, execu
                 break
         first = stage_end
     extra = {"stop": stop_info} if stop_info else {}
-    written = [store.finish(runs, force=force, extra=extra) for store in stores]
+    for store in stores:  # every folder assembled before any is renamed: the window is tiny
+        store.assemble(runs, extra)
+    written = [store.publish(force) for store in stores]
     return BatchOutcome(written, runs, resumed, stop_info, size)
 
 

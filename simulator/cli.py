@@ -35,7 +35,15 @@ from .model import RUN_OUTPUTS
 from .precision import DEFAULT_MAX_RUNS, Target
 from .results import load_results
 from .scenario import Scenario, load_scenario
-from .sweep import DEFAULT_STEPS, json_rows, parse_vary, run_sweep
+from .sweep import (
+    DEFAULT_STEPS,
+    json_rows,
+    parse_vary,
+    plan_sweep,
+    run_sweep,
+    sweep_folder,
+    sweep_preflight,
+)
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -310,33 +318,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if dupes:
         raise UsageError(f"--vary {dupes[0]}: given twice; vary each field once")
     ((path, scenario),) = _load_all([args.file])
-    executor = None
+    design = plan_sweep(scenario, varies, args.lhs, args.seed)
+    folder = sweep_folder(Path(args.out), path.stem)
+    sweep_preflight(folder, args.resume, args.force)
+    executor = _executor(args)
     try:
         with _Bars(args) as bars:
-            state = {"point": -1}
+            current: list[int] = []
 
             def on_point(i: int, total: int) -> None:
-                if "points" not in state:
+                if not current:
                     bars.add(-1, "points", total)
-                    state["points"] = 1
-                if state["point"] >= 0:
+                else:
                     bars.progress.advance(bars.tasks[-1], 1)
                     bars.progress.remove_task(bars.tasks.pop(0))
                 bars.add(0, f"point {i}", args.runs)
-                state["point"] = i
+                current[:] = [i]
 
-            def start_executor():
-                nonlocal executor
-                executor = _executor(args)
-                return executor
-
-            outcome = run_sweep(scenario, path.stem, varies, args.lhs, args.runs, args.seed,
-                                Path(args.out), _LazyExecutor(start_executor), args.chunk_size,
+            outcome = run_sweep(design, folder, args.runs, args.seed, executor, args.chunk_size,
                                 resume=args.resume, force=args.force, on_point=on_point,
                                 advance=bars.advancer())
     finally:
-        if executor is not None:
-            executor.close()
+        executor.close()
     if args.json:
         payload = {"command": "sweep", "folder": str(outcome.folder), "seed": args.seed,
                    "runs": outcome.runs, "resumed": outcome.resumed,
@@ -345,23 +348,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     elif not args.quiet:
         _print_sweep_summary(outcome, paths)
     return EXIT_OK
-
-
-class _LazyExecutor:
-    """Starts the real executor on first use, so bad --vary ranges fail before a pool or cluster."""
-
-    def __init__(self, start) -> None:
-        self._start = start
-        self._real: ChunkExecutor | None = None
-
-    def map_unordered(self, tasks):
-        if self._real is None:
-            self._real = self._start()
-        return self._real.map_unordered(tasks)
-
-    def close(self) -> None:
-        if self._real is not None:
-            self._real.close()
 
 
 def _print_sweep_summary(outcome, paths: list[str]) -> None:

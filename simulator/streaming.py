@@ -159,7 +159,8 @@ class ChunkStore:
         try:
             manifest = json.loads(path.read_text())
             old_plan = manifest["plan"]
-            manifest["chunks"].items()
+            if manifest.get("status") != "complete":
+                manifest["chunks"].items()
             old_sha, old_seed = manifest["scenario_sha256"], manifest["seed"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"{path}: cannot resume from this manifest ({exc}); use --force to "
@@ -179,6 +180,8 @@ class ChunkStore:
                     f"{partial}: was started with {key} = {old_plan.get(key)!r}, not {value!r}; "
                     "--resume needs the same options, or use --force to start again")
         store = cls(folder, scenario, seed, old_plan, manifest)
+        if store.assembled:
+            return store
         store._verify_chunks()
         for stray in (partial / "chunks").glob(".*.tmp"):
             stray.unlink()
@@ -205,10 +208,14 @@ class ChunkStore:
         return int(self.plan["chunk_size"])
 
     def done(self) -> dict[int, int]:
-        """Completed chunks: start -> stop."""
+        """Completed chunks: start -> stop (all of them, as one, once assembled)."""
+        if self.assembled:
+            return {0: int(self.manifest["runs"])}
         return {int(s): int(e["stop"]) for s, e in self.manifest["chunks"].items()}
 
     def missing(self, bounds: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        if self.assembled:
+            return []
         done = self.done()
         return [(a, b) for a, b in bounds if done.get(a) != b]
 
@@ -255,25 +262,48 @@ class ChunkStore:
 
     # ----------------------------------------------------------------- finishing
 
-    def finish(self, runs: int, force: bool, extra: dict[str, Any] | None = None) -> Path:
-        """Assemble runs [0, runs) into a results folder and rename it into place."""
+    @property
+    def assembled(self) -> bool:
+        """True once the final files and manifest are in the partial folder (only the rename is left)."""
+        return self.manifest.get("status") == "complete"
+
+    def assemble(self, runs: int, extra: dict[str, Any] | None = None) -> None:
+        """Write runs [0, runs) as the final tables and manifest inside the partial folder.
+
+        Order matters for a kill at any instant: data files first, then the final manifest replaces
+        the partial one (from then on a resume only renames), then the chunk files go.
+        """
+        if self.assembled:
+            shutil.rmtree(self.partial / "chunks", ignore_errors=True)
+            return
         starts = sorted(s for s in self.done() if s < runs)
-        covered = [(s, self.done()[s]) for s in starts]
         expected = 0
-        for a, b in covered:
+        for a in starts:
             if a != expected:
                 raise ResultsError(f"{self.partial}: runs {expected}-{a - 1} are missing")
-            expected = b
+            expected = self.done()[a]
         if expected != runs:
             raise ResultsError(f"{self.partial}: runs {expected}-{runs - 1} are missing")
         try:
-            return self._assemble(starts, runs, force, extra or {})
+            self._assemble(starts, runs, extra or {})
         except OSError as exc:
             if exc.errno in _DISK_ERRNOS:
                 raise _disk_error(exc, self.partial, self.kept_message()) from None
             raise
 
-    def _assemble(self, starts: list[int], runs: int, force: bool, extra: dict[str, Any]) -> Path:
+    def publish(self, force: bool) -> Path:
+        """Rename the assembled partial folder to its final name (replacing one only with force)."""
+        if self.folder.exists() and force:
+            shutil.rmtree(self.folder)
+        os.replace(self.partial, self.folder)
+        return self.folder
+
+    def finish(self, runs: int, force: bool, extra: dict[str, Any] | None = None) -> Path:
+        """Assemble and publish in one step (one scenario)."""
+        self.assemble(runs, extra)
+        return self.publish(force)
+
+    def _assemble(self, starts: list[int], runs: int, extra: dict[str, Any]) -> None:
         chunks = self.partial / "chunks"
         for kind in ("runs", "years"):
             self._concat_parquet([chunks / f"{kind}-{s:09d}.parquet" for s in starts],
@@ -291,20 +321,17 @@ class ChunkStore:
             "scenario": resolved,
             "seed": self.seed,
             "runs": runs,
+            "plan": self.plan,
             "chunk_size": self.chunk_size,
             "versions": library_versions(),
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "files": {name: _sha256_file(self.partial / name) for name in DATA_FILES},
             **extra,
         }
-        shutil.rmtree(chunks)
         _write_atomic(self.partial / "manifest.json",
                       json.dumps(manifest, indent=2, sort_keys=True).encode())
-        if self.folder.exists() and force:
-            shutil.rmtree(self.folder)
-        os.replace(self.partial, self.folder)
         self.manifest = manifest
-        return self.folder
+        shutil.rmtree(chunks)
 
     @staticmethod
     def _concat_parquet(parts: list[Path], target: Path) -> None:

@@ -154,6 +154,38 @@ def point_id(i: int) -> str:
 # --------------------------------------------------------------------------- running
 
 
+@dataclass(frozen=True)
+class SweepDesign:
+    """A checked sweep: bound ranges, the points' values and their validated scenarios."""
+
+    base: Scenario
+    varies: list[Vary]
+    lhs: int | None
+    points: list[dict[str, Any]]
+    scenarios: list[Scenario]
+
+
+def plan_sweep(scenario: Scenario, varies: list[Vary], lhs: int | None, seed: int) -> SweepDesign:
+    """Check every range and every point before anything starts (bad input exits 2 at once)."""
+    bound = [bind(scenario, v) for v in varies]
+    points = design_points(bound, lhs, seed)
+    return SweepDesign(scenario, bound, lhs, points, point_scenarios(scenario, points))
+
+
+def sweep_folder(out: Path, stem: str) -> Path:
+    return out / f"{stem}-sweep"
+
+
+def sweep_preflight(folder: Path, resume: bool, force: bool) -> None:
+    """Refuse an existing sweep without --force, or a leftover one without --resume/--force."""
+    if folder.exists() and not force:
+        raise UsageError(f"{folder}: sweep folder already exists; use --force to replace it "
+                         "(nothing was run)")
+    if partial_folder(folder).exists() and not resume and not force:
+        raise UsageError(f"{partial_folder(folder)}: an unfinished sweep is here; add --resume to "
+                         "finish it, or --force to start again (nothing was run)")
+
+
 @dataclass
 class SweepOutcome:
     folder: Path
@@ -162,15 +194,11 @@ class SweepOutcome:
     resumed: bool
 
 
-def run_sweep(scenario: Scenario, stem: str, varies: list[Vary], lhs: int | None, runs: int,
-              seed: int, out: Path, executor: ChunkExecutor, chunk_size: int | None = None,
-              resume: bool = False, force: bool = False,
+def run_sweep(design: SweepDesign, folder: Path, runs: int, seed: int, executor: ChunkExecutor,
+              chunk_size: int | None = None, resume: bool = False, force: bool = False,
               on_point: Any = None, advance: Advance | None = None) -> SweepOutcome:
     """Run every point of the design with the same seeds; write the sweep folder atomically."""
-    varies = [bind(scenario, v) for v in varies]
-    points = design_points(varies, lhs, seed)
-    scenarios = point_scenarios(scenario, points)
-    folder = out / f"{stem}-sweep"
+    scenario, varies, lhs, points = design.base, design.varies, design.lhs, design.points
     partial = partial_folder(folder)
     size = chunk_size or stream_chunk_size(runs)
     plan = {
@@ -178,14 +206,9 @@ def run_sweep(scenario: Scenario, stem: str, varies: list[Vary], lhs: int | None
         "chunk_size": size, "design": "lhs" if lhs is not None else "grid", "lhs": lhs,
         "vary": [{"path": v.path, "low": v.low, "high": v.high, "steps": v.steps} for v in varies],
     }
-    if folder.exists() and not force:
-        raise UsageError(f"{folder}: sweep folder already exists; use --force to replace it "
-                         "(nothing was run)")
+    sweep_preflight(folder, resume, force)
     resumed = False
     if partial.exists():
-        if not resume and not force:
-            raise UsageError(f"{partial}: an unfinished sweep is here; add --resume to finish it, "
-                             "or --force to start again (nothing was run)")
         if resume:
             _check_resume(partial, plan, chunk_size)
             size = plan["chunk_size"]
@@ -199,10 +222,11 @@ def run_sweep(scenario: Scenario, stem: str, varies: list[Vary], lhs: int | None
         (partial / "points").mkdir(parents=True, exist_ok=True)
         _write_atomic(partial / "manifest.json", json.dumps(manifest, indent=1).encode())
     except OSError as exc:
-        raise UsageError(f"--out {out}: cannot write results there ({os.strerror(exc.errno or 0)}); "
+        reason = os.strerror(exc.errno or 0)
+        raise UsageError(f"--out {folder.parent}: cannot write results there ({reason}); "
                          "choose a folder you can write to (nothing was run)") from None
     rows = []
-    for i, (values, variant) in enumerate(zip(points, scenarios, strict=True)):
+    for i, (values, variant) in enumerate(zip(points, design.scenarios, strict=True)):
         target = partial / "points" / point_id(i)
         if on_point is not None:
             on_point(i, len(points))

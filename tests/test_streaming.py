@@ -125,3 +125,15 @@ def test_a_full_disk_keeps_finished_chunks_and_leaves_no_half_chunk(tmp_path, re
     assert store.done() == dict(bounds[:1])
     _fill(store, store.missing(bounds))
     _assert_same(store.finish(RUNS, force=False), reference)
+
+
+def test_a_batch_stopped_after_assembly_but_before_the_rename_only_renames_on_resume(tmp_path, reference):
+    bounds = chunk_bounds(RUNS, SIZE)
+    store = _store(tmp_path / "annual")
+    _fill(store, bounds)
+    store.assemble(RUNS)  # a kill here leaves a complete folder under its .partial name
+    assert not (tmp_path / "annual").exists()
+    assert not (partial_folder(tmp_path / "annual") / "chunks").exists()
+    again = _store(tmp_path / "annual", resume=True)
+    assert again.assembled and again.missing(bounds) == []
+    _assert_same(again.finish(RUNS, force=False), reference)
