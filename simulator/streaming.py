@@ -335,21 +335,25 @@ class ChunkStore:
 
     @staticmethod
     def _concat_parquet(parts: list[Path], target: Path) -> None:
+        """Stream chunk files into one Parquet file, one row group per chunk, in the order given.
+
+        Written through a Python file object so that a full disk raises OSError with its errno.
+        """
         tmp = target.with_name(f".{target.name}.tmp")
-        writer = None
         try:
-            for part in parts:
-                table = pq.read_table(part)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-            assert writer is not None
-            writer.close()
-            writer = None
+            with tmp.open("wb") as fh:
+                writer = None
+                for part in parts:
+                    table = pq.read_table(part)
+                    if writer is None:
+                        writer = pq.ParquetWriter(fh, table.schema)
+                    writer.write_table(table)
+                if writer is not None:
+                    writer.close()
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, target)
         finally:
-            if writer is not None:
-                writer.close()
             tmp.unlink(missing_ok=True)
 
     def _month_block(self, starts: list[int], runs: int, j: int) -> np.ndarray:

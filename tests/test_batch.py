@@ -199,3 +199,51 @@ def test_a_progress_bar_with_eta_is_drawn_on_a_terminal_only(tmp_path, on_termin
     piped = subprocess.run([*FUNDSIM, *args, "--out", str(tmp_path / "pipe")], cwd=ROOT,
                            capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+# ------------------------------------------------------------------ output folder faults
+
+
+def test_an_out_folder_that_cannot_be_created_exits_2_naming_it(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a regular file where a folder should be")
+    assert main(["run", str(ANNUAL), "--runs", "3", "--workers", "1", "--out", str(blocker / "res")]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {blocker / 'res'}: cannot write results there (Not a directory)" in err
+    assert "nothing was run" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; the test above "
+                                              "covers an unwritable --out with a real file in the way")
+def test_a_read_only_out_folder_exits_2(capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert main(["run", str(ANNUAL), "--runs", "3", "--workers", "1", "--out", str(locked)]) == 2
+        assert "cannot write results there (Permission denied)" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o755)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full for a real ENOSPC")
+def test_a_full_disk_while_assembling_exits_1_keeping_every_chunk(capsys, tmp_path, reference):
+    """The assembled runs.parquet's temporary name is a link to /dev/full: the kernel answers ENOSPC.
+    (A full disk while a chunk is written is tested on the chunk store in test_streaming.py.)"""
+    out = tmp_path / "res"
+    args = _run_args(out, "--workers", "1")
+    proc = subprocess.Popen([*FUNDSIM, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for_chunks(proc, out, 1)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    (out / "annual.partial" / ".runs.parquet.tmp").symlink_to("/dev/full")
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert "annual.partial: could not write results (No space left on device)" in err
+    assert f"{RUNS // CHUNK} finished chunk(s) ({RUNS} runs) are kept in" in err
+    assert "--resume to finish" in err and "Traceback" not in err
+    assert not (out / "annual").exists()
+    assert not (out / "annual.partial" / "runs.parquet").exists()  # nothing half-written left
+    assert main([*args, "--resume"]) == 0
+    _assert_identical(out / "annual", reference)
