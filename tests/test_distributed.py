@@ -92,3 +92,45 @@ def test_scheduler_and_cluster_together_are_bad_input(capsys, tmp_path):
     assert main(["run", str(ANNUAL), "--cluster", "local", "--scheduler", "tcp://127.0.0.1:8786",
                  "--out", str(tmp_path / "x")]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_dask_worker_killed_mid_batch_is_replaced_and_the_bytes_do_not_change(tmp_path):
+    """Dask reruns a dead worker's chunks elsewhere; the chunk store keeps the numbers the same."""
+    import json
+    import os
+    import signal
+    import threading
+    import time
+
+    from distributed import Client
+
+    args = ["run", str(ANNUAL), "--runs", "800", "--chunk-size", "20", "--seed", "6", "--quiet"]
+    assert main([*args, "--workers", "1", "--out", str(tmp_path / "ref")]) == 0
+    out = tmp_path / "dask"
+    partial = out / "annual.partial" / "manifest.json"
+    killed = []
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as local, Client(local) as client:
+        pids = list(client.run(os.getpid).values())
+
+        def kill_one_worker_once_chunks_are_written() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if json.loads(partial.read_text())["chunks"]:
+                        os.kill(pids[0], signal.SIGKILL)
+                        killed.append(partial.exists())
+                        return
+                except (OSError, ValueError, KeyError):
+                    pass
+                time.sleep(0.005)
+
+        killer = threading.Thread(target=kill_one_worker_once_chunks_are_written)
+        killer.start()
+        code = main([*args, "--scheduler", local.scheduler_address, "--out", str(out)])
+        killer.join()
+    assert killed == [True], "the worker was not killed while the batch ran"
+    assert code == 0
+    for name in FILES:
+        assert (out / "annual" / name).read_bytes() == (tmp_path / "ref" / "annual" / name).read_bytes()
