@@ -1,8 +1,11 @@
-"""The `fundsim` command: validate scenario files, run Monte Carlo batches, compare results.
+"""The `fundsim` command: validate scenario files, run Monte Carlo batches and sweeps, compare results.
 
 Exit codes: 0 done, 2 bad input (one message naming the file, the field, the value and the rule;
-never a traceback), 1 anything else. Progress bars go to stderr and only on a terminal, so logs
-and pipes stay clean; tables go to stdout.
+never a traceback), 1 anything else (a dead worker, a full disk, an unreachable scheduler: the
+message says what was kept and to `--resume`). Progress bars go to stderr and only on a terminal,
+so logs and pipes stay clean; tables go to stdout; `--json` prints one object and nothing else;
+`--quiet` prints nothing but errors. `run` and `sweep` stream to disk through `batch.py`, so they
+resume after interruption and hold no whole batch in memory.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add --runs runs at a time until the 95%% CI half-width of --metric (with "
                         "two or more scenarios: of the paired difference against the first) is at "
                         "most WIDTH")
-    p.add_argument("--metric", choices=RUN_OUTPUTS, default="disruptions_total", metavar="M",
+    p.add_argument("--metric", choices=RUN_OUTPUTS, default=None, metavar="M",
                    help="the per-run output --target-ci is about (disruptions_total)")
     p.add_argument("--max-runs", type=_positive_int, default=None, metavar="N",
                    help=f"with --target-ci, stop at N runs at most ({DEFAULT_MAX_RUNS})")
@@ -262,10 +265,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = None
     if args.target_ci is not None:
         max_runs = args.max_runs or max(DEFAULT_MAX_RUNS, args.runs)
-        target = Target(args.target_ci, args.metric, min(args.runs, max_runs), max_runs)
-    elif args.max_runs is not None:
-        raise UsageError(f"--max-runs {args.max_runs}: only used with --target-ci; to run a fixed "
-                         "number of runs, use --runs")
+        target = Target(args.target_ci, args.metric or "disruptions_total",
+                        min(args.runs, max_runs), max_runs)
+    elif args.max_runs is not None or args.metric is not None:
+        option = f"--max-runs {args.max_runs}" if args.max_runs is not None else f"--metric {args.metric}"
+        raise UsageError(f"{option}: only used with --target-ci; to run a fixed number of runs, "
+                         "use --runs")
     preflight([folder for _, folder in jobs], args.resume, args.force)
     executor = _executor(args)
     try:

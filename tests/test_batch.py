@@ -154,9 +154,11 @@ def test_target_ci_records_when_max_runs_stopped_it(capsys, tmp_path):
     assert len(load_results(tmp_path / "m" / "annual").runs) == 25
 
 
-def test_max_runs_without_target_is_bad_input(capsys, tmp_path):
-    assert main(["run", str(ANNUAL), "--max-runs", "5", "--out", str(tmp_path / "x")]) == 2
-    assert "--max-runs 5: only used with --target-ci" in capsys.readouterr().err
+@pytest.mark.parametrize("option", [["--max-runs", "5"], ["--metric", "lapsed_funds_m"]])
+def test_target_options_without_a_target_are_bad_input(capsys, tmp_path, option):
+    assert main(["run", str(ANNUAL), *option, "--out", str(tmp_path / "x")]) == 2
+    assert f"{' '.join(option)}: only used with --target-ci" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("width", ["0", "-1", "wide"])
