@@ -125,9 +125,9 @@ class ChunkStore:
         if folder.exists() and not force:
             raise UsageError(f"{folder}: results folder already exists; use --force to replace it "
                              "(nothing was run)")
-        if partial.exists() and resume:
+        if partial.exists() and resume and (partial / "manifest.json").exists():
             return cls._resume(folder, scenario, seed, plan)
-        if partial.exists() and not force:
+        if partial.exists() and not force and not resume:
             raise UsageError(f"{partial}: an unfinished batch is here; add --resume to finish it, "
                              "or --force to start again (nothing was run)")
         manifest = {
@@ -140,12 +140,15 @@ class ChunkStore:
             "plan": plan,
             "chunks": {},
         }
-        try:
-            if partial.exists():
-                shutil.rmtree(partial)
-            (partial / "chunks").mkdir(parents=True)
+        try:  # built under a temporary name, so a partial folder always has its manifest
+            staging = partial.with_name(f".{partial.name}.new")
+            for old in (partial, staging):
+                if old.exists():
+                    shutil.rmtree(old)
+            (staging / "chunks").mkdir(parents=True)
+            _write_atomic(staging / "manifest.json", json.dumps(manifest, indent=1).encode())
+            os.replace(staging, partial)
             store = cls(folder, scenario, seed, plan, manifest)
-            store._save_manifest()
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise UsageError(f"--out {folder.parent}: cannot write results there ({reason}); "

@@ -209,7 +209,7 @@ def run_sweep(design: SweepDesign, folder: Path, runs: int, seed: int, executor:
     sweep_preflight(folder, resume, force)
     resumed = False
     if partial.exists():
-        if resume:
+        if resume and (partial / "manifest.json").exists():
             _check_resume(partial, plan, chunk_size)
             size = plan["chunk_size"]
             resumed = True

@@ -137,3 +137,14 @@ def test_a_batch_stopped_after_assembly_but_before_the_rename_only_renames_on_re
     again = _store(tmp_path / "annual", resume=True)
     assert again.assembled and again.missing(bounds) == []
     _assert_same(again.finish(RUNS, force=False), reference)
+
+
+def test_a_batch_killed_before_its_first_manifest_starts_afresh_on_resume(tmp_path, reference):
+    """A partial folder with no manifest lists no finished chunk: nothing to keep, nothing to trust."""
+    stray = partial_folder(tmp_path / "annual") / "chunks"
+    stray.mkdir(parents=True)
+    (stray / "runs-000000000.parquet").write_bytes(b"half")
+    store = _store(tmp_path / "annual", resume=True)
+    assert store.done() == {} and not (stray / "runs-000000000.parquet").exists()
+    _fill(store, chunk_bounds(RUNS, SIZE))
+    _assert_same(store.finish(RUNS, force=False), reference)

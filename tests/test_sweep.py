@@ -184,3 +184,10 @@ def test_a_killed_sweep_resumes_to_the_same_bytes(tmp_path):
         for name in ("runs.parquet", "years.parquet", "bands.parquet"):
             assert (a / "points" / f"p{i:04d}" / name).read_bytes() == (
                 b / "points" / f"p{i:04d}" / name).read_bytes()
+
+
+def test_a_sweep_killed_before_its_first_manifest_starts_afresh_on_resume(capsys, tmp_path):
+    (tmp_path / "annual-sweep.partial" / "points").mkdir(parents=True)
+    assert main(["sweep", str(ANNUAL_TOML), "--vary", f"{MODE}=0:4:2", "--runs", "3", "--workers", "1",
+                 "--out", str(tmp_path), "--quiet", "--resume"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["annual-sweep"]
