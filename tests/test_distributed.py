@@ -58,6 +58,19 @@ def test_cluster_local_starts_its_own_cluster_and_matches_too(pool_results, tmp_
     _same_bytes(out, pool_results)
 
 
+def test_a_sweep_on_the_cluster_matches_one_on_one_worker(cluster, tmp_path):
+    vary = ["--vary", "funding.streams.core.confirmation_delay_months.mode=0:4:2", "--runs", "20"]
+    assert main(["sweep", str(ANNUAL), *vary, "--workers", "1", "--out", str(tmp_path / "one"),
+                 "--quiet"]) == 0
+    assert main(["sweep", str(ANNUAL), *vary, "--scheduler", cluster.scheduler_address,
+                 "--out", str(tmp_path / "dask"), "--quiet"]) == 0
+    one, dask = tmp_path / "one" / "annual-sweep", tmp_path / "dask" / "annual-sweep"
+    for point in ("p0000", "p0001"):
+        for name in FILES:
+            a, b = one / "points" / point / name, dask / "points" / point / name
+            assert a.read_bytes() == b.read_bytes(), (point, name)
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -41,15 +41,16 @@ def _assert_same(folder: Path, reference) -> None:
         pd.testing.assert_frame_equal(getattr(loaded, table), getattr(reference, table), check_exact=True)
 
 
-def test_a_streamed_batch_equals_the_in_memory_batch_bit_for_bit(tmp_path, reference):
-    store = _store(tmp_path / "annual")
-    bounds = chunk_bounds(RUNS, SIZE)
+@pytest.mark.parametrize("size", [1, SIZE, RUNS])
+def test_a_streamed_batch_equals_the_in_memory_batch_bit_for_bit(tmp_path, reference, size):
+    store = _store(tmp_path / "annual", plan={**PLAN, "chunk_size": size})
+    bounds = chunk_bounds(RUNS, size)
     _fill(store, reversed(bounds))  # finishing order must not matter
     folder = store.finish(RUNS, force=False)
     _assert_same(folder, reference)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["annual"]
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["chunk_size"] == SIZE
+    assert manifest["status"] == "complete" and manifest["chunk_size"] == size
 
 
 def test_a_stopped_batch_resumes_running_only_what_is_missing(tmp_path, reference):

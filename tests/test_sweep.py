@@ -150,6 +150,13 @@ def test_sweep_json_is_one_strict_object(capsys, tmp_path):
     assert captured.err == ""
 
 
+def test_sweep_quiet_prints_nothing(capsys, tmp_path):
+    capsys.readouterr()
+    assert main(["sweep", str(ANNUAL_TOML), "--vary", f"{MODE}=0:4:2", "--runs", "2", "--workers", "1",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
 def test_sweep_shows_progress_over_points_and_runs_on_a_terminal(tmp_path, on_terminal):
     drawn = on_terminal([*FUNDSIM, "sweep", str(ANNUAL_TOML), "--vary", f"{MODE}=0:4:2", "--runs", "20",
                          "--workers", "1", "--out", str(tmp_path)])
