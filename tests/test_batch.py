@@ -249,3 +249,21 @@ def test_a_full_disk_while_assembling_exits_1_keeping_every_chunk(capsys, tmp_pa
     assert not (out / "annual.partial" / "runs.parquet").exists()  # nothing half-written left
     assert main([*args, "--resume"]) == 0
     _assert_identical(out / "annual", reference)
+
+
+def test_a_killed_target_ci_run_resumes_to_the_same_stop_and_bytes(capsys, tmp_path):
+    args = ["run", str(ANNUAL), "--runs", "50", "--chunk-size", "10", "--target-ci", "30", "--seed", "2",
+            "--workers", "1", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "ref")]) == 0
+    reference = load_results(tmp_path / "ref" / "annual")
+    assert reference.manifest["stop"]["runs"] > 100  # several stages, so the kill lands mid-way
+    out = tmp_path / "cut"
+    proc = subprocess.Popen([*FUNDSIM, *args, "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_chunks(proc, out, 7)  # into the second stage
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert main([*args, "--out", str(out), "--resume"]) == 0
+    resumed = load_results(out / "annual")
+    assert resumed.manifest["stop"] == reference.manifest["stop"]
+    _assert_identical(out / "annual", tmp_path / "ref" / "annual")
