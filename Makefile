@@ -31,6 +31,7 @@ test: $(STAMP) $(CHROMIUM)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_run.py
 	$(BIN)/python benchmarks/bench_dashboard.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 dashboard: $(STAMP)
 	$(BIN)/fundsim dashboard

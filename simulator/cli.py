@@ -1,8 +1,11 @@
-"""The `fundsim` command: validate scenario files, run Monte Carlo batches, compare results.
+"""The `fundsim` command: validate scenario files, run Monte Carlo batches and sweeps, compare results.
 
 Exit codes: 0 done, 2 bad input (one message naming the file, the field, the value and the rule;
-never a traceback), 1 anything else. Progress bars go to stderr and only on a terminal, so logs
-and pipes stay clean; tables go to stdout.
+never a traceback), 1 anything else (a dead worker, a full disk, an unreachable scheduler: the
+message says what was kept and to `--resume`). Progress bars go to stderr and only on a terminal,
+so logs and pipes stay clean; tables go to stdout; `--json` prints one object and nothing else;
+`--quiet` prints nothing but errors. `run` and `sweep` stream to disk through `batch.py`, so they
+resume after interruption and hold no whole batch in memory.
 """
 
 from __future__ import annotations
@@ -15,17 +18,36 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from . import __version__
-from .analysis import MAIN_METRICS, compare_runs, describe
+from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci
+from .batch import preflight, run_streaming
 from .errors import FundsimError, ScenarioError, UsageError
+from .executors import ChunkExecutor, ProcessExecutor
 from .model import RUN_OUTPUTS
-from .results import load_results, save_results
-from .runner import run_batch
+from .precision import DEFAULT_MAX_RUNS, Target
+from .results import load_results
 from .scenario import Scenario, load_scenario
+from .sweep import (
+    DEFAULT_STEPS,
+    json_rows,
+    parse_vary,
+    plan_sweep,
+    run_sweep,
+    sweep_folder,
+    sweep_preflight,
+)
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -53,6 +75,40 @@ def _seed(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a number above 0")
+    return value
+
+
+def _batch_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `run` and `sweep`: how many runs, where they run, where they go."""
+    p.add_argument("--runs", type=_positive_int, default=1000,
+                   help="runs per scenario or point (1000); with --target-ci, runs per stage")
+    p.add_argument("--seed", type=_seed, default=1, help="root seed (1)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes (default: all cores); results do not depend on it")
+    p.add_argument("--chunk-size", type=_positive_int, default=None,
+                   help="runs per chunk, written as it finishes (default: from --runs only); "
+                        "results do not depend on it")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    where.add_argument("--cluster", choices=["local"], default=None,
+                       help="start a Dask LocalCluster on 127.0.0.1 (--workers processes)")
+    p.add_argument("--out", default="results", metavar="DIR", help="results folder (results/)")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing results, and start over an unfinished batch")
+    p.add_argument("--resume", action="store_true",
+                   help="finish an interrupted batch (same files and options), keeping its work")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--json", action="store_true", help="print one JSON summary object, no progress")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fundsim",
@@ -70,15 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run each scenario with the same seeds (run i of every scenario "
                                    "shares its random numbers) and write DIR/<file stem>/.")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--runs", type=_positive_int, default=1000, help="runs per scenario (1000)")
-    p.add_argument("--seed", type=_seed, default=1, help="root seed (1)")
-    p.add_argument("--workers", type=_positive_int, default=None,
-                   help="worker processes (default: all cores); results do not depend on it")
-    p.add_argument("--chunk-size", type=_positive_int, default=None,
-                   help="runs per chunk of work; results do not depend on it")
-    p.add_argument("--out", default="results", metavar="DIR", help="results folder (results/)")
-    p.add_argument("--force", action="store_true", help="replace existing results folders")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    _batch_options(p)
+    p.add_argument("--target-ci", type=_positive_float, default=None, metavar="WIDTH",
+                   help="add --runs runs at a time until the 95%% CI half-width of --metric (with "
+                        "two or more scenarios: of the paired difference against the first) is at "
+                        "most WIDTH")
+    p.add_argument("--metric", choices=RUN_OUTPUTS, default=None, metavar="M",
+                   help="the per-run output --target-ci is about (disruptions_total)")
+    p.add_argument("--max-runs", type=_positive_int, default=None, metavar="N",
+                   help=f"with --target-ci, stop at N runs at most ({DEFAULT_MAX_RUNS})")
+
+    p = sub.add_parser("sweep", help="run a grid or Latin hypercube of scenario variants",
+                       description="Vary scenario fields over ranges and run every point with the "
+                                   "same seeds; writes DIR/<file stem>-sweep/ with points.parquet "
+                                   "(values and summary outputs per point) and one results folder "
+                                   "per point.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--vary", action="append", required=True, metavar="PATH=LOW:HIGH[:STEPS]",
+                   help=f"a scenario field path and its range; STEPS grid values ({DEFAULT_STEPS}) "
+                        "(repeatable: the grid is every combination)")
+    p.add_argument("--lhs", type=_positive_int, default=None, metavar="N",
+                   help="N Latin hypercube points over the ranges instead of a grid")
+    _batch_options(p)
 
     p = sub.add_parser("compare", help="paired run-by-run comparison of results folders",
                        description="Distributions side by side and the paired difference B - A "
@@ -117,14 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse prints its own message; bad usage is bad input
         return EXIT_BAD_INPUT if exc.code not in (0, None) else EXIT_OK
     try:
-        commands = {"validate": cmd_validate, "run": cmd_run, "compare": cmd_compare,
-                    "report": cmd_report, "dashboard": cmd_dashboard}
+        commands = {"validate": cmd_validate, "run": cmd_run, "sweep": cmd_sweep,
+                    "compare": cmd_compare, "report": cmd_report, "dashboard": cmd_dashboard}
         return commands[args.command](args)
     except FundsimError as exc:
         err.print(f"error: {exc}", markup=False, style="bold red")
-        return EXIT_BAD_INPUT
+        return getattr(exc, "exit_code", EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        err.print("interrupted: finished results folders are kept; unfinished ones were not written")
+        err.print("interrupted: finished results folders are kept; an unfinished batch keeps its "
+                  "finished chunks in DIR/<name>.partial/: run the same command with --resume")
         return 130
     except Exception as exc:  # a bug: say so plainly, without a traceback
         err.print(f"fundsim: internal error: {type(exc).__name__}: {exc}", markup=False)
@@ -162,29 +232,163 @@ def _load_all(files: Sequence[str]) -> list[tuple[Path, Scenario]]:
     return loaded
 
 
+def _executor(args: argparse.Namespace) -> ChunkExecutor:
+    """A process pool (--workers), or a Dask cluster (--scheduler, --cluster local)."""
+    if args.scheduler is not None:
+        if args.workers is not None:
+            raise UsageError(f"--workers {args.workers} with --scheduler {args.scheduler}: the "
+                             "cluster's own workers run the chunks; leave out --workers")
+        from .distributed import DaskExecutor, check_address
+
+        check_address(args.scheduler)
+        return DaskExecutor(scheduler=args.scheduler)
+    if args.cluster == "local":
+        from .distributed import DaskExecutor
+
+        return DaskExecutor(local_workers=args.workers)
+    return ProcessExecutor(args.workers)
+
+
+class _Bars:
+    """Rich progress bars with ETA on stderr, only when it is a terminal (and not --quiet/--json)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        enabled = err.is_terminal and not args.quiet and not args.json
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=err, disable=not enabled)
+        self.tasks: dict[int, TaskID] = {}
+
+    def __enter__(self) -> _Bars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def add(self, key: int, name: str, total: int | None) -> None:
+        self.tasks[key] = self.progress.add_task(name, total=total)
+
+    def advancer(self, offset: int = 0):
+        def advance(job: int, runs: int, total: int | None) -> None:
+            task = self.tasks[offset + job]
+            if total is not None:
+                self.progress.update(task, total=total)
+            self.progress.advance(task, runs)
+        return advance
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     loaded = _load_all(args.files)
     out_dir = Path(args.out)
-    targets = [out_dir / path.stem for path, _ in loaded]
-    if not args.force:
-        existing = [str(t) for t in targets if t.exists()]
-        if existing:
-            raise UsageError(f"{existing[0]}: results folder already exists; use --force to "
-                             "replace it (nothing was run)")
-    show_progress = err.is_terminal and not args.quiet
-    finished = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, disable=not show_progress) as progress:
-        for (path, scenario), target in zip(loaded, targets, strict=True):
-            task = progress.add_task(path.stem, total=args.runs)
-            results = run_batch(scenario, args.runs, args.seed, workers=args.workers,
-                                chunk_size=args.chunk_size,
-                                progress=lambda n, task=task: progress.advance(task, n))
-            save_results(results, target, force=args.force)
-            finished.append((path.stem, results))
-    if not args.quiet:
-        _print_run_summary(finished, args)
+    jobs = [(scenario, out_dir / path.stem) for path, scenario in loaded]
+    target = None
+    if args.target_ci is not None:
+        max_runs = args.max_runs or max(DEFAULT_MAX_RUNS, args.runs)
+        target = Target(args.target_ci, args.metric or "disruptions_total",
+                        min(args.runs, max_runs), max_runs)
+    elif args.max_runs is not None or args.metric is not None:
+        option = f"--max-runs {args.max_runs}" if args.max_runs is not None else f"--metric {args.metric}"
+        raise UsageError(f"{option}: only used with --target-ci; to run a fixed number of runs, "
+                         "use --runs")
+    preflight([folder for _, folder in jobs], args.resume, args.force)
+    executor = _executor(args)
+    try:
+        with _Bars(args) as bars:
+            for j, (path, _) in enumerate(loaded):
+                bars.add(j, path.stem, args.runs)
+            outcome = run_streaming(jobs, args.runs, args.seed, executor, args.chunk_size,
+                                    resume=args.resume, force=args.force, target=target,
+                                    advance=bars.advancer())
+    finally:
+        executor.close()
+    finished = [(path.stem, folder, pd.read_parquet(folder / "runs.parquet"))
+                for (path, _), folder in zip(loaded, outcome.folders, strict=True)]
+    if args.json:
+        payload = {"command": "run", "seed": args.seed, "runs": outcome.runs,
+                   "chunk_size": outcome.chunk_size, "resumed": outcome.resumed,
+                   "stop": outcome.stop,
+                   "scenarios": [{"name": name, "folder": str(folder), "runs": len(runs),
+                                  "metrics": _metric_summary(runs)}
+                                 for name, folder, runs in finished]}
+        out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False)
+    elif not args.quiet:
+        _print_run_summary(finished, outcome.runs, args.seed)
+        if outcome.stop is not None:
+            _print_stop(outcome.stop)
     return EXIT_OK
+
+
+def _metric_summary(runs: pd.DataFrame) -> dict[str, dict[str, float]]:
+    summary = {}
+    for metric in MAIN_METRICS:
+        values = runs[metric].to_numpy(dtype=float)
+        _, low, high = mean_ci(values)
+        summary[metric] = {**describe(values), "ci_low": low, "ci_high": high}
+    return summary
+
+
+def _print_stop(stop: dict) -> None:
+    width = stop["half_width"]
+    shown = "not computable" if width is None else f"{width:,.3g}"
+    out.print(f"stopped at {stop['runs']} runs: {stop['reason']} (95% CI half-width of "
+              f"{stop['metric']} {stop['of']}: {shown}; target {stop['target_half_width']:g})",
+              markup=False)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    varies = [parse_vary(text) for text in args.vary]
+    paths = [v.path for v in varies]
+    dupes = sorted({p for p in paths if paths.count(p) > 1})
+    if dupes:
+        raise UsageError(f"--vary {dupes[0]}: given twice; vary each field once")
+    ((path, scenario),) = _load_all([args.file])
+    design = plan_sweep(scenario, varies, args.lhs, args.seed)
+    folder = sweep_folder(Path(args.out), path.stem)
+    sweep_preflight(folder, args.resume, args.force)
+    executor = _executor(args)
+    try:
+        with _Bars(args) as bars:
+            current: list[int] = []
+
+            def on_point(i: int, total: int) -> None:
+                if not current:
+                    bars.add(-1, "points", total)
+                else:
+                    bars.progress.advance(bars.tasks[-1], 1)
+                    bars.progress.remove_task(bars.tasks.pop(0))
+                bars.add(0, f"point {i}", args.runs)
+                current[:] = [i]
+
+            outcome = run_sweep(design, folder, args.runs, args.seed, executor, args.chunk_size,
+                                resume=args.resume, force=args.force, on_point=on_point,
+                                advance=bars.advancer())
+    finally:
+        executor.close()
+    if args.json:
+        payload = {"command": "sweep", "folder": str(outcome.folder), "seed": args.seed,
+                   "runs": outcome.runs, "resumed": outcome.resumed,
+                   "design": "lhs" if args.lhs else "grid", "points": json_rows(outcome.points)}
+        out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False)
+    elif not args.quiet:
+        _print_sweep_summary(outcome, paths)
+    return EXIT_OK
+
+
+def _print_sweep_summary(outcome, paths: list[str]) -> None:
+    table = Table(title=f"{len(outcome.points)} points, {outcome.runs} runs each (mean, 95% CI)")
+    for p in paths:
+        table.add_column(".".join(p.split(".")[-2:]), justify="right")
+    shown = ("disruptions_total", "lapsed_funds_m", "overrun_cost_m")
+    for metric in shown:
+        table.add_column(metric, justify="right")
+    for row in outcome.points.to_dict(orient="records"):
+        cells = [_fmt(row[p]) for p in paths]
+        for metric in shown:
+            cells.append(f"{_fmt(row[metric + '_mean'])} ({_fmt(row[metric + '_ci_low'])} - "
+                         f"{_fmt(row[metric + '_ci_high'])})")
+        table.add_row(*cells)
+    out.print(table)
+    out.print(f"wrote {outcome.folder}/ (points.parquet and points/<id>/)", markup=False)
 
 
 def _fmt(value: float) -> str:
@@ -198,21 +402,20 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _print_run_summary(finished, args) -> None:
-    table = Table(title=f"{args.runs} runs per scenario, seed {args.seed} "
-                        f"(mean, with 5th-95th percentile)")
+def _print_run_summary(finished, runs: int, seed: int) -> None:
+    table = Table(title=f"{runs} runs per scenario, seed {seed} (mean, with 5th-95th percentile)")
     table.add_column("metric")
-    for name, _ in finished:
+    for name, _, _ in finished:
         table.add_column(name, justify="right")
     for metric in MAIN_METRICS:
         cells = []
-        for _, results in finished:
-            d = describe(results.runs[metric].to_numpy())
+        for _, _, frame in finished:
+            d = describe(frame[metric].to_numpy())
             cells.append(f"{_fmt(d['mean'])}  [{_fmt(d['p5'])} - {_fmt(d['p95'])}]")
         table.add_row(metric, *cells)
     out.print(table)
-    for name, results in finished:
-        out.print(f"wrote {Path(args.out) / name}/ ({len(results.runs)} runs)", markup=False)
+    for _, folder, frame in finished:
+        out.print(f"wrote {folder}/ ({len(frame)} runs)", markup=False)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -270,14 +473,9 @@ def _print_comparison(report, base, other) -> None:
             f"{m['prob_b_greater']:.0%}",
         )
     out.print(table)
-    headline = next((m for m in report["metrics"] if m["metric"] == "disruptions_total"), None)
-    if headline is not None:
-        d = headline["paired_difference"]
-        verb = "adds" if d["mean"] >= 0 else "loses"
-        out.print(
-            f"{b} {verb} {abs(d['mean']):,.0f} disruptions over {years} years against {a} "
-            f"(95% CI {d['ci_low']:+,.0f} to {d['ci_high']:+,.0f}) and gives more in "
-            f"{headline['prob_b_greater']:.0%} of paired runs.", markup=False)
+    disruptions = next((m for m in report["metrics"] if m["metric"] == "disruptions_total"), None)
+    if disruptions is not None:
+        out.print(headline(a, b, disruptions, years), markup=False)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

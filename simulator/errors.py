@@ -60,3 +60,10 @@ class ResultsError(FundsimError):
 
 class UsageError(FundsimError):
     """A command-line request that cannot be carried out as asked (e.g. an existing output folder)."""
+
+
+class RunError(FundsimError):
+    """A batch that could not finish for a reason outside the user's input (a worker died, the disk
+    is full, a scheduler cannot be reached). The CLI exits 1, not 2, and says what was kept."""
+
+    exit_code = 1

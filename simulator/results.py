@@ -101,17 +101,24 @@ def years_frame(index: np.ndarray, arr: np.ndarray) -> pd.DataFrame:
 
 def bands_frame(months: np.ndarray) -> pd.DataFrame:
     """Quantile bands over runs for each month and metric (for fan charts)."""
-    n_months = months.shape[1]
-    q = np.quantile(months, BAND_QUANTILES, axis=0)  # (quantiles, months, metrics)
-    mean = months.mean(axis=0)
-    frames = []
-    for j, metric in enumerate(MONTH_OUTPUTS):
-        frame = {"month": np.arange(n_months, dtype=np.int64), "metric": metric}
-        for k, quantile in enumerate(BAND_QUANTILES):
-            frame[f"p{round(quantile * 100)}"] = q[k, :, j]
-        frame["mean"] = mean[:, j]
-        frames.append(pd.DataFrame(frame))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([band_rows(metric, months[:, :, j]) for j, metric in enumerate(MONTH_OUTPUTS)],
+                     ignore_index=True)
+
+
+def band_rows(metric: str, block: np.ndarray) -> pd.DataFrame:
+    """One metric's bands from its (runs x months) array.
+
+    One metric at a time so that a streamed batch needs only one such array in memory; the array is
+    made contiguous first so that the in-memory and the streamed paths sum the mean in the same
+    order and agree bit for bit.
+    """
+    block = np.ascontiguousarray(block, dtype=float)
+    q = np.quantile(block, BAND_QUANTILES, axis=0)  # (quantiles, months)
+    frame: dict[str, Any] = {"month": np.arange(block.shape[1], dtype=np.int64), "metric": metric}
+    for k, quantile in enumerate(BAND_QUANTILES):
+        frame[f"p{round(quantile * 100)}"] = q[k]
+    frame["mean"] = block.mean(axis=0)
+    return pd.DataFrame(frame)
 
 
 # ------------------------------------------------------------------------------ saving
@@ -185,6 +192,9 @@ def load_results(folder: str | Path) -> BatchResults:
         raise ResultsError(f"{folder}: not a results folder (manifest.json is missing)")
     try:
         manifest = json.loads(manifest_path.read_text())
+        if manifest.get("status") == "partial":
+            raise ResultsError(f"{folder}: an unfinished batch, not a results folder; finish it with "
+                               "`fundsim run ... --resume`")
         files = manifest["files"]
         seed = int(manifest["seed"])
         resolved = manifest["scenario"]

@@ -105,7 +105,11 @@ def iter_chunks(scenario: Scenario, runs: int, seed: int, workers: int | None = 
 
 def run_batch(scenario: Scenario, runs: int, seed: int, workers: int | None = None,
               chunk_size: int | None = None, progress: ProgressCallback | None = None):
-    """Monte Carlo of one scenario: `runs` runs with root seed `seed`, as a `BatchResults`."""
+    """Monte Carlo of one scenario: `runs` runs with root seed `seed`, as a `BatchResults`.
+
+    In memory, for notebooks and the dashboard; the CLI streams chunks to disk instead
+    (`batch.run_streaming`), with the same numbers bit for bit.
+    """
     from .results import BatchResults, ResultsBuilder
 
     if runs < 1:

@@ -311,7 +311,7 @@ def test_compare_json_is_strict_json_even_with_one_run(capsys, tmp_path):
 # --------------------------------------------------------------------------- help, version, usage
 
 
-@pytest.mark.parametrize("command", ["validate", "run", "compare"])
+@pytest.mark.parametrize("command", ["validate", "run", "sweep", "compare"])
 def test_help_works_for_every_subcommand(capsys, command):
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
@@ -321,7 +321,7 @@ def test_help_works_for_every_subcommand(capsys, command):
 def test_top_level_help_lists_the_subcommands(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("validate", "run", "compare"):
+    for command in ("validate", "run", "sweep", "compare"):
         assert command in out
 
 

@@ -1,0 +1,151 @@
+"""The chunk store: chunks become visible only when whole, a stopped batch resumes to the same
+bits, a wrong resume is refused, and a full disk keeps finished work (a real ENOSPC from /dev/full)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulator import ResultsError, UsageError, load_results, load_scenario, run_batch
+from simulator.errors import RunError
+from simulator.runner import chunk_bounds, simulate_chunk
+from simulator.streaming import ChunkStore, partial_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+ANNUAL = load_scenario(ROOT / "scenarios" / "annual.toml")
+RUNS, SEED, SIZE = 30, 7, 8
+PLAN = {"runs": RUNS, "chunk_size": SIZE, "target": None}
+
+
+def _store(folder: Path, resume: bool = False, plan=PLAN, seed=SEED, scenario=ANNUAL) -> ChunkStore:
+    return ChunkStore.open(folder, scenario, seed, dict(plan), resume=resume, force=False)
+
+
+def _fill(store: ChunkStore, bounds) -> None:
+    for start, stop in bounds:
+        store.add(simulate_chunk(store.scenario, store.seed, start, stop))
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return run_batch(ANNUAL, runs=RUNS, seed=SEED, workers=1)
+
+
+def _assert_same(folder: Path, reference) -> None:
+    loaded = load_results(folder)
+    for table in ("runs", "years", "bands"):
+        pd.testing.assert_frame_equal(getattr(loaded, table), getattr(reference, table), check_exact=True)
+
+
+@pytest.mark.parametrize("size", [1, SIZE, RUNS])
+def test_a_streamed_batch_equals_the_in_memory_batch_bit_for_bit(tmp_path, reference, size):
+    store = _store(tmp_path / "annual", plan={**PLAN, "chunk_size": size})
+    bounds = chunk_bounds(RUNS, size)
+    _fill(store, reversed(bounds))  # finishing order must not matter
+    folder = store.finish(RUNS, force=False)
+    _assert_same(folder, reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["annual"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["chunk_size"] == size
+
+
+def test_a_stopped_batch_resumes_running_only_what_is_missing(tmp_path, reference):
+    bounds = chunk_bounds(RUNS, SIZE)
+    _fill(_store(tmp_path / "annual"), bounds[:2])
+    store = _store(tmp_path / "annual", resume=True)
+    assert store.done() == dict(bounds[:2])
+    assert store.missing(bounds) == bounds[2:]
+    _fill(store, store.missing(bounds))
+    _assert_same(store.finish(RUNS, force=False), reference)
+
+
+def test_a_chunk_whose_file_changed_is_run_again_on_resume(tmp_path, reference):
+    bounds = chunk_bounds(RUNS, SIZE)
+    _fill(_store(tmp_path / "annual"), bounds)
+    chunk_file = partial_folder(tmp_path / "annual") / "chunks" / "runs-000000008.parquet"
+    chunk_file.write_bytes(chunk_file.read_bytes()[:-10])  # a torn write
+    store = _store(tmp_path / "annual", resume=True)
+    assert store.missing(bounds) == [bounds[1]]
+    _fill(store, store.missing(bounds))
+    _assert_same(store.finish(RUNS, force=False), reference)
+
+
+def test_an_unfinished_batch_is_not_a_results_folder(tmp_path):
+    _fill(_store(tmp_path / "annual"), chunk_bounds(RUNS, SIZE)[:1])
+    with pytest.raises(ResultsError, match=r"an unfinished batch, not a results folder; .*--resume"):
+        load_results(partial_folder(tmp_path / "annual"))
+    with pytest.raises(ResultsError, match=r"runs 8-29 are missing"):
+        _store(tmp_path / "annual", resume=True).finish(RUNS, force=False)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"seed": 8}, r"was started with --seed 7, not 8"),
+    ({"plan": {**PLAN, "runs": 40}}, r"was started with runs = 30, not 40"),
+    ({"plan": {**PLAN, "chunk_size": 5}}, r"was started with chunk_size = 8, not 5"),
+    ({"scenario": load_scenario(ROOT / "scenarios" / "three_year.toml")},
+     r"was started from a different scenario"),
+])
+def test_resume_with_other_settings_is_refused(tmp_path, change, message):
+    _fill(_store(tmp_path / "annual"), chunk_bounds(RUNS, SIZE)[:1])
+    with pytest.raises(UsageError, match=message):
+        _store(tmp_path / "annual", resume=True, **change)
+
+
+def test_a_leftover_batch_needs_resume_or_force(tmp_path):
+    _fill(_store(tmp_path / "annual"), chunk_bounds(RUNS, SIZE)[:1])
+    with pytest.raises(UsageError, match=r"an unfinished batch is here; add --resume .* or --force"):
+        _store(tmp_path / "annual")
+    fresh = ChunkStore.open(tmp_path / "annual", ANNUAL, SEED, dict(PLAN), resume=False, force=True)
+    assert fresh.done() == {}
+
+
+def test_an_output_folder_that_cannot_exist_is_bad_input(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(UsageError, match=r"--out .*a-file: cannot write results there .*nothing was run"):
+        _store(blocker / "annual")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full for a real ENOSPC")
+def test_a_full_disk_keeps_finished_chunks_and_leaves_no_half_chunk(tmp_path, reference):
+    """The chunk's temporary file is a link to /dev/full, so the kernel answers ENOSPC for real."""
+    bounds = chunk_bounds(RUNS, SIZE)
+    store = _store(tmp_path / "annual")
+    _fill(store, bounds[:1])
+    chunks = partial_folder(tmp_path / "annual") / "chunks"
+    (chunks / ".runs-000000008.parquet.tmp").symlink_to("/dev/full")
+    with pytest.raises(RunError, match=r"could not write results \(No space left on device\)\. "
+                                       r"1 finished chunk\(s\) \(8 runs\) are kept .*--resume"):
+        _fill(store, bounds[1:2])
+    assert not list(chunks.glob("*-000000008.*")) and not list(chunks.glob(".*tmp"))
+    store = _store(tmp_path / "annual", resume=True)
+    assert store.done() == dict(bounds[:1])
+    _fill(store, store.missing(bounds))
+    _assert_same(store.finish(RUNS, force=False), reference)
+
+
+def test_a_batch_stopped_after_assembly_but_before_the_rename_only_renames_on_resume(tmp_path, reference):
+    bounds = chunk_bounds(RUNS, SIZE)
+    store = _store(tmp_path / "annual")
+    _fill(store, bounds)
+    store.assemble(RUNS)  # a kill here leaves a complete folder under its .partial name
+    assert not (tmp_path / "annual").exists()
+    assert not (partial_folder(tmp_path / "annual") / "chunks").exists()
+    again = _store(tmp_path / "annual", resume=True)
+    assert again.assembled and again.missing(bounds) == []
+    _assert_same(again.finish(RUNS, force=False), reference)
+
+
+def test_a_batch_killed_before_its_first_manifest_starts_afresh_on_resume(tmp_path, reference):
+    """A partial folder with no manifest lists no finished chunk: nothing to keep, nothing to trust."""
+    stray = partial_folder(tmp_path / "annual") / "chunks"
+    stray.mkdir(parents=True)
+    (stray / "runs-000000000.parquet").write_bytes(b"half")
+    store = _store(tmp_path / "annual", resume=True)
+    assert store.done() == {} and not (stray / "runs-000000000.parquet").exists()
+    _fill(store, chunk_bounds(RUNS, SIZE))
+    _assert_same(store.finish(RUNS, force=False), reference)
