@@ -215,17 +215,32 @@ def test_an_out_folder_that_cannot_be_created_exits_2_naming_it(capsys, tmp_path
     assert "nothing was run" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; the test above "
-                                              "covers an unwritable --out with a real file in the way")
-def test_a_read_only_out_folder_exits_2(capsys, tmp_path):
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody may write in: a read-only tmpfs when running as root (root ignores file
+    modes, and CI runs as root), else a folder with mode 555."""
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o555)
-    try:
-        assert main(["run", str(ANNUAL), "--runs", "3", "--workers", "1", "--out", str(locked)]) == 2
-        assert "cannot write results there (Permission denied)" in capsys.readouterr().err
-    finally:
+    if os.geteuid() != 0:
+        locked.chmod(0o555)
+        yield locked, "Permission denied"
         locked.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(locked)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"could not mount a read-only tmpfs as root: {mounted.stderr.strip()}")
+    try:
+        yield locked, "Read-only file system"
+    finally:
+        subprocess.run(["umount", str(locked)], check=True)
+
+
+def test_a_read_only_out_folder_exits_2(capsys, read_only_folder):
+    locked, reason = read_only_folder
+    assert main(["run", str(ANNUAL), "--runs", "3", "--workers", "1", "--out", str(locked)]) == 2
+    assert f"cannot write results there ({reason})" in capsys.readouterr().err
+    assert os.listdir(locked) == []
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full for a real ENOSPC")
