@@ -253,12 +253,14 @@ class _Model:
         ]
         # Records.
         self.y = _Years(cs.years)
-        self.mu_priority = np.zeros(cs.months)
-        self.mu_other = np.zeros(cs.months)
-        self.month_fte = np.zeros(cs.months)
-        self.month_temp = np.zeros(cs.months)
-        self.month_prod = np.zeros(cs.months)
-        self.month_cash = np.zeros(cs.months)
+        # Plain lists while running (a list element is cheaper to update than a numpy one);
+        # arrays once the run is over.
+        self.mu_priority = [0.0] * cs.months
+        self.mu_other = [0.0] * cs.months
+        self.month_fte = [0.0] * cs.months
+        self.month_temp = [0.0] * cs.months
+        self.month_prod = [0.0] * cs.months
+        self.month_cash = [0.0] * cs.months
         self.interim_months = 0.0
         self.frozen = False
         self.delivered_count = 0
@@ -628,7 +630,9 @@ class _Model:
 
     def _spare_resource(self, now: float, until: float) -> float:
         """Core resource money (and interim allowance) not already committed until `until`."""
-        have = sum(s.resource + (s.authority if s.interim else 0.0) for s in self.commit_streams)
+        have = 0.0
+        for s in self.commit_streams:
+            have += s.resource + s.authority if s.interim else s.resource
         return max(0.0, have - self._committed_resource(now, until))
 
     def _committed_resource(self, now: float, until: float) -> float:
@@ -726,15 +730,18 @@ class _Model:
         self.month_fte[month] = self.f_full + self.f_ramp
         self.month_temp[month] = (self.temp_planned + self.temp_rushed) / self.temp_cost_fte_month
         self.month_prod[month] = self.productivity
-        self.month_cash[month] = sum(s.resource + s.capital for s in self.streams)
+        cash = 0.0
+        for s in self.streams:
+            cash += s.resource + s.capital
+        self.month_cash[month] = cash
 
     # ------------------------------------------------------------------ outputs
 
     def _outputs(self) -> RunOutput:
         cs = self.cs
         draws = cs.draws
-        priority = poisson_ppf(self.u[draws.slice("disrupt/priority")], self.mu_priority)
-        other = poisson_ppf(self.u[draws.slice("disrupt/other")], self.mu_other)
+        priority = poisson_ppf(self.u[draws.slice("disrupt/priority")], np.asarray(self.mu_priority))
+        other = poisson_ppf(self.u[draws.slice("disrupt/other")], np.asarray(self.mu_other))
         monthly = priority + other
         y = self.y.arrays()
         y["priority_disruptions"] = priority.reshape(cs.years, 12).sum(axis=1)
@@ -766,10 +773,10 @@ class _Model:
             "interim_months": self.interim_months,
         }
         months = {
-            "fte": self.month_fte,
-            "temporary_fte": self.month_temp,
-            "productivity": self.month_prod,
-            "cash_m": self.month_cash,
+            "fte": np.asarray(self.month_fte),
+            "temporary_fte": np.asarray(self.month_temp),
+            "productivity": np.asarray(self.month_prod),
+            "cash_m": np.asarray(self.month_cash),
             "disruptions": monthly,
             "cumulative_disruptions": np.cumsum(monthly),
         }
