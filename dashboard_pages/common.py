@@ -209,60 +209,67 @@ def guarded(what: str) -> Iterator[None]:
 # ------------------------------------------------------------------------ the comparison view
 
 
+VIEWS = ("Distributions", "Over time", "Run-by-run difference", "Summary table")
+
+
 def render_comparison(results: Mapping[str, BatchResults], prefix: str,
-                      paired: bool = True) -> dict:
-    """Headline, charts and tables for scenarios in display order (the first is the reference);
-    `paired=False` (results that do not share random numbers) leaves out run-by-run differences.
-    Returns the figures, for downloads."""
+                      paired: bool = True) -> None:
+    """Headline, then one view at a time (only its charts are built and sent, which keeps a
+    rerun quick): distributions, fan charts, run-by-run differences or tables. The first scenario
+    is the reference; `paired=False` (results that do not share random numbers) leaves out
+    run-by-run differences."""
     sentence = comparison.headline_text(results) if paired else None
     if sentence:
         st.markdown(f"### {sentence}")
-        st.caption(comparison.money_sentence(results) + " Intervals are for the mean over runs; single runs "
-                   "spread much wider (see the distributions).")
-    ecdf = st.toggle("Show cumulative distributions (ECDF) instead of histograms",
-                     key=f"{prefix}_ecdf")
-    diff_metric = st.selectbox("Output for the run-by-run difference", charts.DISTRIBUTION_METRICS,
-                               format_func=charts.label, key=f"{prefix}_diff_metric")
-    figures = comparison.figures(results, ecdf, diff_metric, paired)
-    tab_dist, tab_time, tab_diff, tab_table = st.tabs(
-        ["Distributions", "Over time", "Run-by-run difference", "Summary table"])
+        st.caption(comparison.money_sentence(results) + " Intervals are for the mean over runs; "
+                   "single runs spread much wider (see the distributions).")
+    view = st.radio("View", VIEWS, horizontal=True, key=f"{prefix}_view",
+                    label_visibility="collapsed")
     others = list(results.items())[1:] if paired else []
-    with tab_dist:
+    if view == "Distributions":
+        ecdf = st.toggle("Show cumulative distributions (ECDF) instead of histograms",
+                         key=f"{prefix}_ecdf")
+        figures = comparison.distribution_figures(results, ecdf)
         cols = st.columns(2)
         for i, metric in enumerate(charts.DISTRIBUTION_METRICS):
             with cols[i % 2]:
                 st.plotly_chart(figures[f"dist_{metric}"], key=f"{prefix}_dist_{metric}")
-    with tab_time:
+    elif view == "Over time":
+        figures = comparison.fan_figures(results)
         cols = st.columns(len(charts.FAN_METRICS))
         for col, metric in zip(cols, charts.FAN_METRICS, strict=True):
             with col:
                 st.plotly_chart(figures[f"fan_{metric}"], key=f"{prefix}_fan_{metric}")
         st.caption("Lines are medians; dark bands hold the middle half of runs, light bands 90%.")
-    with tab_diff:
-        a_name, a = next(iter(results.items()))
+    elif view == "Run-by-run difference":
         if not others:
             st.write("Run-by-run differences need results that share a seed.")
+            return
+        metric = st.selectbox("Output", charts.DISTRIBUTION_METRICS, format_func=charts.label,
+                              key=f"{prefix}_diff_metric")
+        figures = comparison.difference_figures(results, metric)
+        a_name, a = next(iter(results.items()))
         for i, (b_name, b) in enumerate(others, start=1):
-            diff = charts.paired_differences(a.runs, b.runs, diff_metric)
+            diff = charts.paired_differences(a.runs, b.runs, metric)
             mean, lo, hi = mean_ci(diff)
-            better = charts.better_share(diff, diff_metric)
+            better = charts.better_share(diff, metric)
             st.markdown(f"**{b_name} against {a_name}:** mean difference {mean:+,.1f} "
                         f"(95% CI {lo:+,.1f} to {hi:+,.1f}); {b_name} is better in "
                         f"**{better:.0%}** of paired runs.")
             st.plotly_chart(figures[f"diff_{i}"], key=f"{prefix}_diff_{i}")
-    with tab_table:
+    else:
         summary = comparison.summary_frame(results)
         st.dataframe(summary, hide_index=True, key=f"{prefix}_summary",
                      column_config={c: st.column_config.NumberColumn(format="%.1f")
                                     for c in summary.columns if c.endswith("mean")})
         if others:
-            st.dataframe(comparison.differences_frame(results), hide_index=True, key=f"{prefix}_differences",
+            number = st.column_config.NumberColumn(format="%.2f")
+            st.dataframe(comparison.differences_frame(results), hide_index=True,
+                         key=f"{prefix}_differences",
                          column_config={
                              "share of runs better": st.column_config.NumberColumn(format="percent"),
-                             "mean difference": st.column_config.NumberColumn(format="%.2f"),
-                             "95% CI low": st.column_config.NumberColumn(format="%.2f"),
-                             "95% CI high": st.column_config.NumberColumn(format="%.2f")})
-    return figures
+                             "mean difference": number, "95% CI low": number,
+                             "95% CI high": number})
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:

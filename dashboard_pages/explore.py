@@ -137,7 +137,7 @@ def _sidebar() -> tuple[Scenario, PlannerSettings, str, int, int] | None:
     return base, settings, comparator, int(runs), int(seed)
 
 
-def _save_and_download(a: Scenario, results: dict, figures: dict) -> None:
+def _save_and_download(a: Scenario, results: dict) -> None:
     st.subheader("Save and download")
     left, right = st.columns(2)
     with left:
@@ -165,7 +165,7 @@ def _save_and_download(a: Scenario, results: dict, figures: dict) -> None:
                            "fundsim-runs.parquet", "application/vnd.apache.parquet",
                            key="download_parquet", on_click="ignore")
         st.download_button("Charts (HTML, opens offline)",
-                           lambda: charts.figures_html(list(figures.values()),
+                           lambda: charts.figures_html(list(comparison.figures(results).values()),
                                                        " against ".join(results)),
                            "fundsim-charts.html", "text/html", key="download_html",
                            on_click="ignore")
@@ -201,8 +201,8 @@ def main() -> None:
         labels = comparison.unique_labels([a.name, b.name])
         results = {labels[0]: ui.batch(a, runs, seed, labels[0]),
                    labels[1]: ui.batch(b, runs, seed, labels[1])}
-        figures = ui.render_comparison(results, prefix="explore")
-        _save_and_download(a, results, figures)
+        ui.render_comparison(results, prefix="explore")
+        _save_and_download(a, results)
 
 
 main()

@@ -96,15 +96,30 @@ def runs_table(results: Mapping[str, BatchResults]) -> pd.DataFrame:
                       for name, r in results.items()], ignore_index=True)
 
 
-def figures(results: Mapping[str, BatchResults], ecdf: bool, diff_metric: str,
-                       paired: bool = True) -> dict:
+def distribution_figures(results: Mapping[str, BatchResults], ecdf: bool = False) -> dict:
+    """The overlaid distributions of the main outputs, keyed `dist_<metric>`."""
     runs = {name: r.runs for name, r in results.items()}
+    return {f"dist_{m}": charts.distribution_figure(runs, m, ecdf=ecdf)
+            for m in charts.DISTRIBUTION_METRICS}
+
+
+def fan_figures(results: Mapping[str, BatchResults]) -> dict:
+    """Fan charts over the months, keyed `fan_<metric>`."""
     bands = {name: r.bands for name, r in results.items()}
-    figures = {f"dist_{m}": charts.distribution_figure(runs, m, ecdf=ecdf)
-               for m in charts.DISTRIBUTION_METRICS}
-    figures.update({f"fan_{m}": charts.fan_figure(bands, m) for m in charts.FAN_METRICS})
+    return {f"fan_{m}": charts.fan_figure(bands, m) for m in charts.FAN_METRICS}
+
+
+def difference_figures(results: Mapping[str, BatchResults], metric: str) -> dict:
+    """Run-by-run differences of every scenario against the first, keyed `diff_<i>`."""
     (a_name, a), *others = results.items()
-    for i, (b_name, b) in enumerate(others if paired else [], start=1):
-        figures[f"diff_{i}"] = charts.difference_figure(a_name, a.runs, b_name, b.runs,
-                                                        diff_metric, index=i)
-    return figures
+    return {f"diff_{i}": charts.difference_figure(a_name, a.runs, b_name, b.runs, metric, index=i)
+            for i, (b_name, b) in enumerate(others, start=1)}
+
+
+def figures(results: Mapping[str, BatchResults], ecdf: bool = False,
+            diff_metric: str = "disruptions_total", paired: bool = True) -> dict:
+    """Every chart of a comparison (for reports and downloads); no differences unless paired."""
+    found = {**distribution_figures(results, ecdf), **fan_figures(results)}
+    if paired:
+        found.update(difference_figures(results, diff_metric))
+    return found

@@ -75,11 +75,15 @@ def test_explore_opens_on_annual_against_three_year_with_the_runners_numbers(exp
     assert at.selectbox(key="start").value == "annual (shipped)"
     assert at.slider(key="core.settlement_years").value == 1
     # the fan chart's median is the runner's monthly median
+    at.radio(key="explore_view").set_value("Over time").run()
+    assert not at.exception
     spec = _chart(at, "explore_fan_cumulative_disruptions")
     median = next(t for t in spec["data"] if t.get("name") == "annual (median)")
     expected = a.bands[a.bands["metric"] == "cumulative_disruptions"].sort_values("month")["p50"]
     assert np.array_equal(_array(median["y"]), expected.to_numpy())
     # the summary table's means are the runner's
+    at.radio(key="explore_view").set_value("Summary table").run()
+    assert not at.exception
     summary = at.dataframe[0].value
     assert summary.iloc[0]["annual: mean"] == pytest.approx(a.runs["disruptions_total"].mean())
 
@@ -104,6 +108,7 @@ def test_ecdf_toggle_and_difference_metric():
     assert not at.exception
     spec = _chart(at, "explore_dist_lapsed_funds_m")
     assert all(t["type"] == "scatter" for t in spec["data"])
+    at.radio(key="explore_view").set_value("Run-by-run difference").run()
     at.selectbox(key="explore_diff_metric").set_value("overrun_cost_m").run()
     assert not at.exception
     assert _chart(at, "explore_diff_1")["layout"]["xaxis"]["title"]["text"] == (
