@@ -61,11 +61,13 @@ def main() -> None:
         def progress(self, *_args, **_kwargs) -> None:
             pass
 
+    executor = common.ProcessExecutor(start_method="spawn")
+    common.run_on_pool(executor, scenario, 100, 1, _Bar(), "warm-up")
     sims = []
     for i in range(3):
         t = time.perf_counter()
-        common._run_on_pool(scenario.with_changes({"funding.real_growth": 0.01 + i / 1000}),
-                            1000, 1, _Bar(), "bench")
+        common.run_on_pool(executor, scenario.with_changes({"funding.real_growth": 0.01 + i / 1000}),
+                           1000, 1, _Bar(), "bench")
         sims.append(time.perf_counter() - t)
     sim = statistics.median(sims)
     render = statistics.median(cached)

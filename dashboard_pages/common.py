@@ -18,10 +18,7 @@ import tomllib
 import traceback
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -30,8 +27,9 @@ import streamlit as st
 from simulator import charts, comparison
 from simulator.analysis import mean_ci
 from simulator.errors import FundsimError, ScenarioError, problem
+from simulator.executors import ProcessExecutor, WorkerLost
 from simulator.results import BatchResults, ResultsBuilder
-from simulator.runner import chunk_bounds, default_workers, simulate_chunk
+from simulator.runner import chunk_bounds, default_workers
 from simulator.scenario import Scenario, load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,9 +132,9 @@ def _results_cache() -> ResultsCache:
 
 
 @st.cache_resource(show_spinner=False)
-def _pool() -> ProcessPoolExecutor:
+def _executor() -> ProcessExecutor:
     # spawn, not fork: the Streamlit server is multi-threaded, and forking it can deadlock.
-    return ProcessPoolExecutor(max_workers=default_workers(), mp_context=get_context("spawn"))
+    return ProcessExecutor(default_workers(), start_method="spawn")
 
 
 def simulation_key(scenario: Scenario) -> str:
@@ -156,25 +154,22 @@ def batch(scenario: Scenario, runs: int, seed: int, label: str) -> BatchResults:
         return dataclasses.replace(found, scenario=scenario)
     bar = st.progress(0.0, text=f"Running {label}: 0 of {runs:,} runs")
     try:
-        result = _run_on_pool(scenario, runs, seed, bar, label)
-    except BrokenProcessPool:  # a worker died (killed, out of memory): start a new pool once
-        _pool.clear()
-        result = _run_on_pool(scenario, runs, seed, bar, label)
+        result = run_on_pool(_executor(), scenario, runs, seed, bar, label)
+    except WorkerLost:  # a worker died (killed, out of memory): the executor starts a new pool
+        result = run_on_pool(_executor(), scenario, runs, seed, bar, label)
     bar.empty()
     cache.put(key, result)
     return result
 
 
-def _run_on_pool(scenario: Scenario, runs: int, seed: int, bar, label: str) -> BatchResults:
-    pool = _pool()
-    workers = default_workers()
-    size = max(25, -(-runs // (workers * 4)))
-    futures = [pool.submit(simulate_chunk, scenario, seed, start, stop)
-               for start, stop in chunk_bounds(runs, size)]
+def run_on_pool(executor: ProcessExecutor, scenario: Scenario, runs: int, seed: int, bar,
+                label: str) -> BatchResults:
+    """A batch in memory, in chunks small enough to keep both workers busy and the bar moving."""
+    size = max(25, -(-runs // (executor.workers * 4)))
+    tasks = [(scenario, seed, start, stop) for start, stop in chunk_bounds(runs, size)]
     builder = ResultsBuilder(scenario, seed, runs)
     done = 0
-    for future in futures:
-        chunk = future.result()
+    for _, chunk in executor.map_unordered(tasks):
         builder.add(chunk)
         done += chunk.stop - chunk.start
         bar.progress(done / runs, text=f"Running {label}: {done:,} of {runs:,} runs")

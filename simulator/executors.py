@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
 from typing import Protocol
 
 from .errors import RunError
@@ -39,8 +40,11 @@ class ProcessExecutor:
     memory faster than they are written.
     """
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, start_method: str | None = None) -> None:
+        """`start_method` "spawn" suits a multi-threaded host (the dashboard's server), where a
+        fork could copy a lock held by another thread; the default (fork on Linux) starts faster."""
         self.workers = workers or default_workers()
+        self._context = get_context(start_method) if start_method else None
         self._pool: ProcessPoolExecutor | None = None
 
     def map_unordered(self, tasks: list[Task]) -> Iterator[tuple[int, Chunk]]:
@@ -49,7 +53,7 @@ class ProcessExecutor:
                 yield i, simulate_chunk(*task)
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self._context)
         pending: dict[Future[Chunk], int] = {}
         queue = iter(enumerate(tasks))
         lost: BaseException | None = None
