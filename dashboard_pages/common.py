@@ -28,8 +28,8 @@ from simulator import charts, comparison
 from simulator.analysis import mean_ci
 from simulator.errors import FundsimError, ScenarioError, problem
 from simulator.executors import ProcessExecutor, WorkerLost
-from simulator.results import BatchResults, ResultsBuilder
-from simulator.runner import chunk_bounds, default_workers
+from simulator.results import BatchResults
+from simulator.runner import default_workers, run_batch
 from simulator.scenario import Scenario, load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,15 +165,15 @@ def batch(scenario: Scenario, runs: int, seed: int, label: str) -> BatchResults:
 def run_on_pool(executor: ProcessExecutor, scenario: Scenario, runs: int, seed: int, bar,
                 label: str) -> BatchResults:
     """A batch in memory, in chunks small enough to keep both workers busy and the bar moving."""
-    size = max(25, -(-runs // (executor.workers * 4)))
-    tasks = [(scenario, seed, start, stop) for start, stop in chunk_bounds(runs, size)]
-    builder = ResultsBuilder(scenario, seed, runs)
     done = 0
-    for _, chunk in executor.map_unordered(tasks):
-        builder.add(chunk)
-        done += chunk.stop - chunk.start
+
+    def advance(finished: int) -> None:
+        nonlocal done
+        done += finished
         bar.progress(done / runs, text=f"Running {label}: {done:,} of {runs:,} runs")
-    return builder.finish()
+
+    return run_batch(scenario, runs, seed, chunk_size=max(25, -(-runs // (executor.workers * 4))),
+                     progress=advance, executor=executor)
 
 
 # ------------------------------------------------------------------------ errors

@@ -9,9 +9,9 @@ workers or the chunk size: chunks are simulated independently and put back in ru
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from .model import (
     simulate,
 )
 from .scenario import Scenario
+
+if TYPE_CHECKING:
+    from .executors import ChunkExecutor
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of runs just finished."""
@@ -85,39 +88,32 @@ def default_chunk_size(runs: int, workers: int) -> int:
     return max(1, min(500, -(-runs // (workers * 4))))
 
 
-def iter_chunks(scenario: Scenario, runs: int, seed: int, workers: int | None = None,
-                chunk_size: int | None = None,
-                bounds: list[tuple[int, int]] | None = None) -> Iterator[Chunk]:
-    """Simulate a batch chunk by chunk, yielding chunks in run order as they are ready."""
-    workers = workers or default_workers()
-    chunk_size = chunk_size or default_chunk_size(runs, workers)
-    bounds = bounds if bounds is not None else chunk_bounds(runs, chunk_size)
-    if workers == 1 or len(bounds) <= 1:
-        for start, stop in bounds:
-            yield simulate_chunk(scenario, seed, start, stop)
-        return
-    with ProcessPoolExecutor(max_workers=min(workers, len(bounds))) as pool:
-        futures = [pool.submit(simulate_chunk, scenario, seed, start, stop)
-                   for start, stop in bounds]
-        for future in futures:
-            yield future.result()
-
-
 def run_batch(scenario: Scenario, runs: int, seed: int, workers: int | None = None,
-              chunk_size: int | None = None, progress: ProgressCallback | None = None):
+              chunk_size: int | None = None, progress: ProgressCallback | None = None,
+              executor: ChunkExecutor | None = None):
     """Monte Carlo of one scenario: `runs` runs with root seed `seed`, as a `BatchResults`.
 
-    In memory, for notebooks and the dashboard; the CLI streams chunks to disk instead
-    (`batch.run_streaming`), with the same numbers bit for bit.
+    In memory, for notebooks and the dashboard (which passes its warm `executor`); the CLI streams
+    chunks to disk instead (`batch.run_streaming`), with the same numbers bit for bit. Without an
+    executor, a process pool of `workers` is started for this batch and closed after it.
     """
+    from .executors import ProcessExecutor
     from .results import BatchResults, ResultsBuilder
 
     if runs < 1:
         raise ValueError("runs must be at least 1")
+    own = executor is None
+    pool = ProcessExecutor(workers) if executor is None else executor
+    size = chunk_size or default_chunk_size(runs, pool.workers)
+    tasks = [(scenario, seed, start, stop) for start, stop in chunk_bounds(runs, size)]
     builder = ResultsBuilder(scenario, seed, runs)
-    for chunk in iter_chunks(scenario, runs, seed, workers, chunk_size):
-        builder.add(chunk)
-        if progress is not None:
-            progress(chunk.stop - chunk.start)
+    try:
+        for _, chunk in pool.map_unordered(tasks):
+            builder.add(chunk)
+            if progress is not None:
+                progress(chunk.stop - chunk.start)
+    finally:
+        if own:
+            pool.close()
     result: BatchResults = builder.finish()
     return result
