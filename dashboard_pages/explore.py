@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard_pages import common as ui
 from simulator import charts, comparison
 from simulator.errors import FundsimError
+from simulator.files import parquet_bytes
 from simulator.planner import (
     PlannerSettings,
     StreamSettings,
@@ -161,7 +162,7 @@ def _save_and_download(a: Scenario, results: dict) -> None:
         table = comparison.runs_table(results)
         st.download_button("Runs (CSV)", lambda: table.to_csv(index=False), "fundsim-runs.csv",
                            "text/csv", key="download_csv", on_click="ignore")
-        st.download_button("Runs (Parquet)", lambda: ui.parquet_bytes(table),
+        st.download_button("Runs (Parquet)", lambda: parquet_bytes(table),
                            "fundsim-runs.parquet", "application/vnd.apache.parquet",
                            key="download_parquet", on_click="ignore")
         st.download_button("Charts (HTML, opens offline)",

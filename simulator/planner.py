@@ -21,6 +21,7 @@ import tomli_w
 
 from .distributions import Distribution, Fixed, Lognormal, Pert, Triangular, Uniform
 from .errors import UsageError
+from .files import write_atomic
 from .scenario import Scenario
 
 THREE_YEARS = 3
@@ -179,9 +180,7 @@ def save_scenario(scenario: Scenario, folder: str | Path, title: str,
         raise UsageError(f"{path}: a scenario with this name already exists; confirm to replace it")
     named = scenario.with_changes({"scenario.name": title.strip()})
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(scenario_toml(named), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, scenario_toml(named).encode("utf-8"))
     return path
 
 

@@ -4,15 +4,14 @@ same tables as an Excel workbook for finance teams.
 The report says what the dashboard says about the same results (it uses the same comparison tables,
 sentences and figures), plus where every number came from: seed, runs, versions, hashes and dates
 from each folder's manifest. Plotly's JavaScript is embedded once, so the file opens offline and
-will still open in years. Files are written under a temporary name and renamed, so a failed report
-never leaves a half-written file that looks finished.
+will still open in years. Both files are built in memory and written atomically
+(`files.write_atomic`), so a failed report never leaves a half-written file that looks finished.
 """
 
 from __future__ import annotations
 
 import html
-import os
-import tempfile
+import io
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 
 from . import __version__, comparison
 from .errors import UsageError
+from .files import write_atomic
 from .planner import parameter_differences
 from .results import BatchResults, load_results
 
@@ -117,41 +117,18 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
             f"<body>\n{body}\n</body></html>\n")
 
 
-def write_xlsx(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
-               path: Path) -> None:
+def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path]) -> bytes:
     """Summary, paired differences, parameter differences and sources as worksheets (openpyxl)."""
     sheets = {"Summary": comparison.summary_frame(results)}
     if len({r.seed for r in results.values()}) == 1 and len(results) > 1:
         sheets["Paired differences"] = comparison.differences_frame(results)
     sheets["Parameters"] = parameter_differences({n: r.scenario for n, r in results.items()})
     sheets["Sources"] = facts_frame(results, folders)
-    with _atomic(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)
-
-
-class _atomic:
-    """A temporary file beside `path`, renamed onto it only if the block succeeds."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> Path:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.path.suffix,
-                                        dir=self.path.parent)
-        except OSError as exc:
-            raise UsageError(f"{self.path}: cannot write here ({exc.strerror})") from None
-        os.close(fd)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+    return buffer.getvalue()
 
 
 def write_report(folders: Sequence[str | Path], out: str | Path,
@@ -159,13 +136,13 @@ def write_report(folders: Sequence[str | Path], out: str | Path,
     """Check every folder, then write the HTML report (and the workbook). Nothing is written if
     any folder is refused."""
     results = load_for_report(folders)
-    page = render_html(results, folders)
-    out = Path(out)
+    files = {Path(out): render_html(results, folders).encode("utf-8")}
+    if xlsx is not None:
+        files[Path(xlsx)] = xlsx_bytes(results, folders)
     try:
-        with _atomic(out) as tmp:
-            tmp.write_text(page, encoding="utf-8")
-        if xlsx is not None:
-            write_xlsx(results, folders, Path(xlsx))
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data)
     except OSError as exc:
         raise UsageError(f"{exc.filename or out}: cannot write the report ({exc.strerror})") from None
     return results

@@ -9,7 +9,6 @@ complete. Parquet through pyarrow: typed, compressed, readable from R, Excel add
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -26,6 +25,7 @@ import pandas as pd
 import tomli_w
 
 from .errors import ResultsError, UsageError
+from .files import sha256_file
 from .model import MONTH_OUTPUTS, RUN_OUTPUTS, YEAR_OUTPUTS
 from .runner import Chunk
 from .scenario import Scenario, scenario_from_dict
@@ -124,14 +124,6 @@ def band_rows(metric: str, block: np.ndarray) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ saving
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def library_versions() -> dict[str, str]:
     names = ("fundsim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic")
     versions = {"python": platform.python_version()}
@@ -165,7 +157,7 @@ def save_results(results: BatchResults, folder: str | Path, force: bool = False,
             "runs": len(results.runs),
             "versions": library_versions(),
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "files": {name: _sha256_file(tmp / name) for name in DATA_FILES},
+            "files": {name: sha256_file(tmp / name) for name in DATA_FILES},
             **(extra or {}),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -204,7 +196,7 @@ def load_results(folder: str | Path) -> BatchResults:
         path = folder / name
         if not path.is_file():
             raise ResultsError(f"{folder}: {name} is missing")
-        if name not in files or _sha256_file(path) != files[name]:
+        if name not in files or sha256_file(path) != files[name]:
             raise ResultsError(
                 f"{folder}: {name} does not match its manifest (sha256 differs): the folder was "
                 "changed after it was written; re-run the scenario")

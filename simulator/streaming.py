@@ -26,7 +26,6 @@ contiguous slice of a (metrics, runs, months) array.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -37,16 +36,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
 
 from .errors import ResultsError, RunError, UsageError
+from .files import parquet_bytes, sha256_file, write_atomic
 from .model import MONTH_OUTPUTS
 from .results import (
     DATA_FILES,
     FORMAT_VERSION,
-    _sha256_file,
     band_rows,
     library_versions,
     runs_frame,
@@ -62,27 +60,6 @@ _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 def partial_folder(folder: Path) -> Path:
     """Where an unfinished batch for `folder` lives."""
     return folder.with_name(folder.name + PARTIAL_SUFFIX)
-
-
-def _write_atomic(path: Path, data: bytes) -> str:
-    """Write bytes under a temporary name, flush to disk, rename into place; return the sha256."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return hashlib.sha256(data).hexdigest()
-
-
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
-    return sink.getvalue().to_pybytes()
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -146,7 +123,7 @@ class ChunkStore:
                 if old.exists():
                     shutil.rmtree(old)
             (staging / "chunks").mkdir(parents=True)
-            _write_atomic(staging / "manifest.json", json.dumps(manifest, indent=1).encode())
+            write_atomic(staging / "manifest.json", json.dumps(manifest, indent=1).encode())
             os.replace(staging, partial)
             store = cls(folder, scenario, seed, plan, manifest)
         except OSError as exc:
@@ -196,7 +173,7 @@ class ChunkStore:
         for start, entry in self.manifest["chunks"].items():
             for name, digest in entry["files"].items():
                 path = self.partial / "chunks" / name
-                if not path.is_file() or _sha256_file(path) != digest:
+                if not path.is_file() or sha256_file(path) != digest:
                     bad.append(start)
                     break
         for start in bad:
@@ -224,7 +201,7 @@ class ChunkStore:
 
     def _save_manifest(self) -> None:
         data = json.dumps(self.manifest, indent=1, sort_keys=True).encode()
-        _write_atomic(self.partial / "manifest.json", data)
+        write_atomic(self.partial / "manifest.json", data)
 
     # ----------------------------------------------------------------- writing
 
@@ -233,12 +210,12 @@ class ChunkStore:
         index = np.arange(chunk.start, chunk.stop)
         tag = f"{chunk.start:09d}"
         files = {
-            f"runs-{tag}.parquet": _parquet_bytes(runs_frame(index, chunk.runs)),
-            f"years-{tag}.parquet": _parquet_bytes(years_frame(index, chunk.years)),
+            f"runs-{tag}.parquet": parquet_bytes(runs_frame(index, chunk.runs)),
+            f"years-{tag}.parquet": parquet_bytes(years_frame(index, chunk.years)),
             f"months-{tag}.npy": _npy_bytes(np.ascontiguousarray(chunk.months.transpose(2, 0, 1))),
         }
         try:
-            digests = {name: _write_atomic(self.partial / "chunks" / name, data)
+            digests = {name: write_atomic(self.partial / "chunks" / name, data)
                        for name, data in files.items()}
             self.manifest["chunks"][str(chunk.start)] = {"stop": chunk.stop, "files": digests}
             self._save_manifest()
@@ -313,9 +290,9 @@ class ChunkStore:
                                  self.partial / f"{kind}.parquet")
         bands = pd.concat([band_rows(metric, self._month_block(starts, runs, j))
                            for j, metric in enumerate(MONTH_OUTPUTS)], ignore_index=True)
-        _write_atomic(self.partial / "bands.parquet", _parquet_bytes(bands))
+        write_atomic(self.partial / "bands.parquet", parquet_bytes(bands))
         resolved = self.scenario.to_dict()
-        _write_atomic(self.partial / "scenario.toml", tomli_w.dumps(resolved).encode())
+        write_atomic(self.partial / "scenario.toml", tomli_w.dumps(resolved).encode())
         manifest = {
             "format_version": FORMAT_VERSION,
             "status": "complete",
@@ -328,10 +305,10 @@ class ChunkStore:
             "chunk_size": self.chunk_size,
             "versions": library_versions(),
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "files": {name: _sha256_file(self.partial / name) for name in DATA_FILES},
+            "files": {name: sha256_file(self.partial / name) for name in DATA_FILES},
             **extra,
         }
-        _write_atomic(self.partial / "manifest.json",
+        write_atomic(self.partial / "manifest.json",
                       json.dumps(manifest, indent=2, sort_keys=True).encode())
         self.manifest = manifest
         shutil.rmtree(chunks)

@@ -38,9 +38,10 @@ from .analysis import MAIN_METRICS, mean_ci
 from .batch import Advance, run_streaming, stream_chunk_size
 from .errors import FundsimError, ResultsError, ScenarioError, UsageError
 from .executors import ChunkExecutor
-from .results import _sha256_file, library_versions, load_results
+from .files import parquet_bytes, write_atomic
+from .results import library_versions, load_results
 from .scenario import Scenario
-from .streaming import _write_atomic, partial_folder
+from .streaming import partial_folder
 
 DEFAULT_STEPS = 5
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -220,7 +221,7 @@ def run_sweep(design: SweepDesign, folder: Path, runs: int, seed: int, executor:
                 "points": [{"id": point_id(i), "values": p} for i, p in enumerate(points)]}
     try:
         (partial / "points").mkdir(parents=True, exist_ok=True)
-        _write_atomic(partial / "manifest.json", json.dumps(manifest, indent=1).encode())
+        write_atomic(partial / "manifest.json", json.dumps(manifest, indent=1).encode())
     except OSError as exc:
         reason = os.strerror(exc.errno or 0)
         raise UsageError(f"--out {folder.parent}: cannot write results there ({reason}); "
@@ -237,12 +238,11 @@ def run_sweep(design: SweepDesign, folder: Path, runs: int, seed: int, executor:
                           resume=True, advance=advance)
         rows.append(_point_row(i, values, target))
     table = pd.DataFrame(rows)
-    table.to_parquet(partial / ".points.parquet.tmp", index=False)
-    os.replace(partial / ".points.parquet.tmp", partial / "points.parquet")
+    points_sha256 = write_atomic(partial / "points.parquet", parquet_bytes(table))
     final = {**manifest, "status": "complete", "versions": library_versions(),
              "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-             "files": {"points.parquet": _sha256_file(partial / "points.parquet")}}
-    _write_atomic(partial / "manifest.json", json.dumps(final, indent=1).encode())
+             "files": {"points.parquet": points_sha256}}
+    write_atomic(partial / "manifest.json", json.dumps(final, indent=1).encode())
     if folder.exists():
         shutil.rmtree(folder)
     os.replace(partial, folder)
