@@ -110,10 +110,13 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     compiled_projects = []
     for name, spec in projects:
         draws.add(f"lead/{name}", ["0"])
+        draws.add(f"growth/{name}", ["0"])  # outturn cost factor (capex risk)
+        draws.add(f"margin/{name}", ["0"])  # the board's haircut on unconfirmed money
         compiled_projects.append(CompiledProject(name, spec))
     months = 12 * years
     cycles = math.ceil(months / scenario.workforce.recruitment_interval_months) + 1
     draws.add("recruit", (str(c) for c in range(cycles)))
+    draws.add("thaw", (str(y) for y in range(years)))  # the campaign run when a freeze lifts
     draws.add("disrupt/priority", (str(m) for m in range(months)))
     draws.add("disrupt/other", (str(m) for m in range(months)))
     return CompiledScenario(scenario, years, months, tuple(streams), tuple(compiled_projects),
@@ -131,6 +134,9 @@ class RunOutput:
 
 # ---------------------------------------------------------------------------- run state
 
+_TINY = 1e-9
+"""£m (or £m a month) below which an amount is treated as nothing (rounding, not money)."""
+
 
 @dataclass
 class _StreamState:
@@ -140,8 +146,10 @@ class _StreamState:
     resource: float = 0.0  # money on hand
     capital: float = 0.0
     interim: bool = False  # on an interim allowance for the current year
-    authority: float = 0.0  # interim allowance left this year
-    advance: float = 0.0  # spent under the interim allowance, charged at confirmation
+    authority: float = 0.0  # interim resource allowance left this year
+    advance: float = 0.0  # resource spent under the interim allowance, charged at confirmation
+    capital_rate: float = 0.0  # interim capital allowance: £m a month projects may draw
+    capital_advance: float = 0.0  # capital drawn under it, charged at confirmation
 
     def net(self, gross: float) -> tuple[float, float, float]:
         """(overhead, resource, capital) of a gross allocation."""
@@ -160,14 +168,28 @@ class _StreamState:
 
 @dataclass
 class _Project:
+    """A capability project. Work is paid for at a *profile* (£m a month) set when the contract is
+    let and raised when planned capital allows; a month's *allocation* can fall below the profile
+    (the project is slowed) or to zero (paused). Every £ of profile deferred adds
+    `reprofile_premium` £ to the whole-life cost, up to `reprofile_premium` × outturn cost."""
+
     c: CompiledProject
-    lead: float
+    lead: float  # drawn lead time at full profile
+    outturn: float  # capex_m × drawn cost growth factor
+    margin: float  # the board's haircut on unconfirmed money when it lets this contract
     state: str = "idle"  # idle, active, paused, delivered
-    remaining_cost: float = 0.0
-    remaining_months: float = 0.0
-    rate: float = 0.0  # capital per month while active
+    cost_left: float = 0.0  # £m still to spend, premiums included
+    profile: float = 0.0  # £m a month the contract plans to spend
+    allocation: float = 0.0  # £m a month it is paid now (<= profile)
+    premium_left: float = 0.0  # premium still chargeable (cap)
     paused_at: float = 0.0
-    version: int = 0  # bumped by each pause, so a delivery timer set before it is void
+    mobilising_until: float = -1.0  # after a resume: remobilising, drawing nothing
+    version: int = 0  # bumped at every re-plan, so a delivery timer set before it is void
+
+    @property
+    def fastest(self) -> float:
+        """The profile of the contract at its drawn lead time (budgeted cost over lead)."""
+        return self.c.spec.capex_m / self.lead
 
 
 @dataclass
@@ -215,16 +237,14 @@ class _Model:
             z = special.ndtri(u[cs.draws.slice(f"amount/{c.name}")])
             factor = np.exp(sigma * z - 0.5 * sigma * sigma)
             self.streams.append(_StreamState(c, c.expected_m * factor, [False] * cs.years))
-        self.commit_streams = sorted(
-            (s for s in self.streams if not s.c.tranche_stream),
-            key=lambda s: (s.c.spec.carry_over_within_settlement,
-                           s.c.spec.carry_over_across_settlements, s.c.name))
-        self.temp_streams = [s for s in self.streams if s.c.tranche_stream] + self.commit_streams
-        self.capital_streams = sorted(
-            self.streams, key=lambda s: (s.c.spec.carry_over_within_settlement,
-                                         s.c.spec.carry_over_across_settlements, s.c.name))
+        self.commit_streams = [s for s in self.streams if not s.c.tranche_stream]
+        self.tranche_streams = [s for s in self.streams if s.c.tranche_stream]
+        self.capital_streams = list(self.streams)
         # Workforce (a fluid of FTE: attrition is a continuous hazard).
-        self.h = -math.log(1.0 - self.wf.attrition_per_year) / 12.0
+        self.h_settled = -math.log(1.0 - self.wf.attrition_per_year) / 12.0
+        self.h_unsettled = -math.log(
+            1.0 - self.wf.attrition_per_year - self.wf.attrition_uplift_unconfirmed) / 12.0
+        self.h = self.h_settled
         self.cost_fte_month = self.wf.cost_per_fte_k / 1000.0 / 12.0
         self.temp_cost_fte_month = self.cost_fte_month * (1.0 + self.org.temporary_capacity_premium)
         self.f_full = float(self.wf.initial_fte)
@@ -232,10 +252,13 @@ class _Model:
         self.pipeline: list[_Cohort] = []
         self.recruit_leads = [self.wf.recruitment_lead_months.ppf(x)
                               for x in u[cs.draws.slice("recruit")]]
-        # Temporary capacity, bought at a constant rate between decisions.
-        self.temp_planned = 0.0  # £m a month from money planned for
-        self.temp_rushed = 0.0  # £m a month from money that arrived in the late window
-        self.rushed_unspent = 0.0
+        self.thaw_leads = [self.wf.recruitment_lead_months.ppf(x) for x in u[cs.draws.slice("thaw")]]
+        # Temporary capacity: £m a month from each stream, fixed between decisions.
+        self.temp_rate = 0.0
+        self.temp_pay: list[tuple[_StreamState, float]] = []
+        self.temp_value = 1.0  # output bought per £, below 1 while late money is being spent
+        self.late_shortfall = 0.0  # unspent late money × (1 - its value): what the rush loses
+        self.late_shortfall_rate = 0.0
         # Productivity: legacy decay until modernised, times delivered uplifts.
         self.b = -math.log(1.0 - self.ops.legacy_decay_per_year) / 12.0
         self.productivity = 1.0
@@ -247,10 +270,13 @@ class _Model:
         self.priority_share = self.ops.priority_share_base
         self.modernised = False
         self.run_cost_month = 0.0
-        self.projects = [
-            _Project(p, p.spec.lead_time_months.ppf(float(u[cs.draws.slice(f"lead/{p.name}")][0])))
-            for p in cs.projects
-        ]
+        self.projects = []
+        for p in cs.projects:
+            spec = p.spec
+            lead = spec.lead_time_months.ppf(float(u[cs.draws.slice(f"lead/{p.name}")][0]))
+            growth = spec.cost_growth_factor.ppf(float(u[cs.draws.slice(f"growth/{p.name}")][0]))
+            margin = 2.0 * self.org.contract_margin * float(u[cs.draws.slice(f"margin/{p.name}")][0])
+            self.projects.append(_Project(p, lead, spec.capex_m * growth, margin))
         # Records.
         self.y = _Years(cs.years)
         # Plain lists while running (a list element is cheaper to update than a numpy one);
@@ -298,7 +324,7 @@ class _Model:
                 self._open_year(self.year + 1)
             if t == next_cycle:
                 self._advance_to(t)
-                self._recruit(cycle)
+                self._recruit(self.recruit_leads[cycle])
                 cycle += 1
                 next_cycle = cycle * interval
             self._replan()
@@ -335,35 +361,37 @@ class _Model:
             for y in range(start, last + 1):
                 self._schedule_tranches(s, y, max(now, 12.0 * y))
         elif start <= self.year and s.interim:
+            was_frozen = self.frozen
             self._receive_confirmed(s, self.year, now)
             if announce:
                 # Money for this year has landed: plans change now. A confirmation for later
                 # years is taken up at the next planning cycle, so that decisions fall at the same
                 # times whatever the settlement length (equivalence under certainty).
+                if was_frozen and not self.frozen:
+                    # The freeze lifts: recruitment resumes at once, not at the next cycle.
+                    self._recruit(self.thaw_leads[self.year])
                 self._replan()
 
     def _receive_confirmed(self, s: _StreamState, year: int, now: float) -> None:
         """The year's allocation lands; what was spent under the interim allowance is charged."""
         gross = float(s.amounts[year])
         overhead, resource, capital = s.net(gross)
-        if s.advance > resource:
+        cover = max(0.0, s.advance - resource) + max(0.0, s.capital_advance - capital)
+        if cover > 0.0:
             # A settlement cannot take back what was already spent under the vote on account:
             # the excess is met by in-year cover (a Supplementary Estimate) and reported.
-            cover = s.advance - resource
             self.y.add("emergency_cover_m", year, cover)
             self.y.add("received_m", year, cover)
-            resource += cover
-        resource -= s.advance
+        resource = max(0.0, resource - s.advance)
+        capital = max(0.0, capital - s.capital_advance)
         s.interim = False
-        s.advance = 0.0
-        s.authority = 0.0
+        s.advance = s.authority = s.capital_rate = s.capital_advance = 0.0
         self._update_frozen()
         self.y.add("received_m", year, gross)
         self.y.add("overhead_m", year, overhead)
         s.resource += resource
         s.capital += capital
-        if self._in_late_window(now, year):
-            self.rushed_unspent += resource
+        self.late_shortfall += resource * (1.0 - self._late_value(now, year))
 
     def _schedule_tranches(self, s: _StreamState, year: int, earliest: float) -> None:
         n = s.c.spec.tranches
@@ -382,42 +410,46 @@ class _Model:
         self.y.add("overhead_m", year, overhead)
         s.resource += resource
         s.capital += capital
-        if self._in_late_window(now, year):
-            self.rushed_unspent += resource
+        self.late_shortfall += resource * (1.0 - self._late_value(now, year))
         if capital > 0.0:
             self._replan()
         else:
             self._plan_temporary()  # nothing new for projects: only the in-year spending changes
 
-    def _in_late_window(self, now: float, year: int) -> bool:
-        """Money landing now, after the year has started and within its last
-        `late_spend_window_months`, is too late to plan: it is spent in the year-end rush."""
-        window_opens = 12.0 * (year + 1) - self.org.late_spend_window_months
-        return now > 12.0 * year and now >= window_opens
+    def _late_value(self, now: float, year: int) -> float:
+        """Output bought per £ of resource landing now: 1 with at least `late_spend_window_months`
+        of the year left, falling linearly to `late_spend_value` at the year end (the year-end
+        rush). Linear rather than a step, so a half-month change in a delay moves output a little."""
+        window = self.org.late_spend_window_months
+        left = 12.0 * (year + 1) - now
+        if now <= 12.0 * year or window <= 0.0 or left >= window:
+            return 1.0
+        value = self.org.late_spend_value
+        return value + (1.0 - value) * max(0.0, left) / window
 
     def _open_year(self, year: int) -> None:
         self.year = year
-        self.rushed_unspent = 0.0
+        self.late_shortfall = 0.0
         # Spend first the money that would lapse at this year end (in-year money first on ties:
         # it can fund nothing else).
         def lapse_order(s: _StreamState) -> tuple[float, bool, str]:
             return (s.carry_fraction(year), not s.c.tranche_stream, s.c.name)
 
         self.commit_streams.sort(key=lapse_order)
-        self.temp_streams.sort(key=lapse_order)
         self.capital_streams.sort(key=lapse_order)
-        for s in self.streams:
-            if s.c.tranche_stream:
-                continue
+        fraction = self.org.interim_fraction
+        for s in self.commit_streams:
             if s.confirmed[year]:
                 self._receive_confirmed(s, year, 12.0 * year)
             else:
-                _, prev_resource, _ = s.net(float(s.amounts[year - 1]) if year else
-                                            float(s.c.expected_m[0]) /
-                                            (1.0 + self.cs.scenario.funding.real_growth))
+                previous = (float(s.amounts[year - 1]) if year else
+                            float(s.c.expected_m[0]) / (1.0 + self.cs.scenario.funding.real_growth))
+                _, prev_resource, prev_capital = s.net(previous)
                 s.interim = True
-                s.authority = self.org.interim_fraction * prev_resource
+                s.authority = fraction * prev_resource
                 s.advance = 0.0
+                s.capital_rate = fraction * prev_capital / 12.0
+                s.capital_advance = 0.0
         self._update_frozen()
 
     def _close_year(self, year: int) -> None:
@@ -437,23 +469,29 @@ class _Model:
         if year + 1 < self.cs.years:
             y.add("carried_in_m", year + 1, carried)
         y.data["final_productivity"][year] = self.productivity
-        self.temp_planned = self.temp_rushed = 0.0
+        self.temp_rate = self.late_shortfall_rate = 0.0
+        self.temp_pay = []
 
     # ------------------------------------------------------------------ the organisation's plan
 
     def _update_frozen(self) -> None:
-        """Planning blight: no new commitments while core money for this year is unconfirmed."""
+        """Planning blight: no new commitments while core money for this year is unconfirmed;
+        staff on posts that depend on it leave faster (`attrition_uplift_unconfirmed`)."""
         self.frozen = any(s.interim and s.c.spec.share > 0 for s in self.commit_streams)
+        h = self.h_unsettled if self.frozen else self.h_settled
+        if h != self.h:
+            self.h = h
+            self._span_memo.clear()  # the memoised spans were for the old attrition rate
 
-    def _planned_resource(self, s: _StreamState, year: int) -> float:
-        """Resource money the organisation plans on from a stream in a year: the confirmed amount,
-        or, unconfirmed, the expected amount less `prudence_sd` standard deviations."""
-        if s.confirmed[year]:
-            gross = float(s.amounts[year])
-        else:
-            sigma = s.c.spec.amount_volatility
-            gross = float(s.c.expected_m[year]) * math.exp(-self.org.prudence_sd * sigma)
-        return s.net(gross)[1]
+    def _planned_gross(self, s: _StreamState, year: int) -> float:
+        """Gross money the organisation plans on from a stream in a year: the confirmed amount, or,
+        unconfirmed, the expected amount less `prudence_sd` standard deviations. Years past the
+        horizon are planned like any unconfirmed year (the organisation does not know the run ends)."""
+        if year < self.cs.years and s.confirmed[year]:
+            return float(s.amounts[year])
+        funding = self.cs.scenario.funding
+        expected = funding.baseline_budget_m * (1.0 + funding.real_growth) ** year * s.c.spec.share
+        return expected * math.exp(-self.org.prudence_sd * s.c.spec.amount_volatility)
 
     def _establishment(self) -> float:
         """Permanent posts affordable in every year of the planning look-ahead, from money that
@@ -466,17 +504,18 @@ class _Model:
         last = min(self.year + org.planning_years, self.cs.years)
         best = math.inf
         for year in range(self.year, last):
-            money = sum(self._planned_resource(s, year) for s in self.commit_streams)
+            money = sum(s.net(self._planned_gross(s, year))[1] for s in self.commit_streams)
             posts = (money - org.fixed_costs_m_per_year - legacy - committed_run) / cost_fte_year
             best = min(best, posts)
         return max(0.0, best)
 
-    def _recruit(self, cycle: int) -> None:
+    def _recruit(self, lead: float) -> None:
+        """A recruitment campaign now (a regular cycle, or the freeze lifting)."""
         if self.frozen:
             return
         in_pipeline = sum(c.fte for c in self.pipeline)
         gap = self._establishment() - (self.f_full + self.f_ramp + in_pipeline)
-        arrives = self.env.now + max(0.0, self.recruit_leads[cycle])
+        arrives = self.env.now + max(0.0, lead)
         year_end = 12.0 * (self.year + 1)
         if arrives < year_end:
             # This year's money must also pay the recruits until the year end.
@@ -511,86 +550,145 @@ class _Model:
         self._plan_projects()
         self._plan_temporary()
 
+    # -- capital
+
+    def _planned_capital_rate(self) -> float:
+        """£m a month of capital the organisation plans on this year (all streams)."""
+        return sum(s.net(self._planned_gross(s, self.year))[2] for s in self.streams) / 12.0
+
+    def _counted_capital(self, haircut: float) -> float:
+        """Capital the organisation counts on when it lets a contract: on hand, plus every
+        confirmed later year in the run, plus (1 - contract_cover) × (1 - haircut) of the prudent
+        plan for unconfirmed later years within the longest project's expected lead, less what
+        contracted projects still need. The haircut is the board's margin on money not yet
+        confirmed; confirmed money is counted in full."""
+        cover = self.org.contract_cover
+        counted = sum(s.capital for s in self.streams)
+        lookahead = max((math.ceil(p.c.spec.lead_time_months.mean() / 12.0) for p in self.projects),
+                        default=0)
+        for year in range(self.year + 1, max(self.cs.years, self.year + 1 + lookahead)):
+            for s in self.streams:
+                confirmed = year < self.cs.years and s.confirmed[year]
+                if confirmed:
+                    counted += s.net(float(s.amounts[year]))[2]
+                elif cover < 1.0 and year <= self.year + lookahead:
+                    counted += (1.0 - cover) * (1.0 - haircut) * s.net(self._planned_gross(s, year))[2]
+        return counted - sum(p.cost_left for p in self.projects if p.state in ("active", "paused"))
+
     def _plan_projects(self) -> None:
-        """Pause what confirmed capital cannot pay for to the year end (lowest priority first),
-        resume what it can, then contract new projects that confirmed money covers."""
+        """Share this year's capital among contracted projects by priority (slowing or pausing
+        those it cannot pay in full), raise profiles that planned capital now allows, then let new
+        contracts that counted capital covers."""
         now = self.env.now
         left = 12.0 * (self.year + 1) - now
-        cash = sum(s.capital for s in self.streams)
-        active = [p for p in self.projects if p.state == "active"]
-        need = sum(p.rate for p in active) * left
-        paused_now = []
-        for p in reversed(active):
-            if need <= cash * (1.0 + 1e-12):
+        money = sum(s.capital for s in self.streams)
+        money += sum(s.capital_rate for s in self.commit_streams if s.interim) * max(left, 0.0)
+        available = money / left if left > _TINY else 0.0
+        headroom = self._planned_capital_rate()
+        contracted = [p for p in self.projects if p.state in ("active", "paused")]
+        for p in contracted:
+            headroom -= p.profile
+        # Re-profile upwards (free: the contract allows its drawn lead time) where plans allow.
+        for p in contracted:
+            if headroom <= _TINY:
                 break
-            self._pause(p)
-            paused_now.append(p)
-            need -= p.rate * left
-        for p in self.projects:
-            if p.state == "paused" and p not in paused_now and need + p.rate * left <= cash:
-                self._resume(p)
-                need += p.rate * left
-        if self.frozen:
-            return
-        future = sum(s.net(float(s.amounts[y]))[2] for s in self.streams
-                     for y in range(self.year + 1, self.cs.years) if s.confirmed[y])
-        committed = sum(p.remaining_cost for p in self.projects if p.state in ("active", "paused"))
-        cover = cash + future - committed
-        for p in self.projects:
-            if p.state != "idle":
+            rise = min(p.fastest - p.profile, headroom)
+            if rise > 0.0:
+                p.profile += rise
+                headroom -= rise
+        for p in contracted:
+            if p.mobilising_until > now:
+                p.allocation = 0.0  # remobilising after a pause: draws nothing, defers nothing
                 continue
-            spec = p.c.spec
-            rate = spec.capex_m / p.lead  # the contract's profile, known once it is let
-            covered = self.org.contract_cover == 0 or cover >= self.org.contract_cover * spec.capex_m
-            if (covered
-                    and need + rate * left <= cash):
-                self._contract(p)
-                need += p.rate * left
-                cover -= spec.capex_m
+            give = min(p.profile, available)
+            available -= give
+            if give <= _TINY:
+                if p.state == "active":
+                    self._pause(p)
+                p.allocation = 0.0
+            else:
+                if p.state == "paused":
+                    self._resume(p)
+                    if p.mobilising_until > now:
+                        available += give
+                        p.allocation = 0.0
+                        continue
+                p.allocation = give
+        if not self.frozen:
+            for p in self.projects:
+                if p.state != "idle":
+                    continue
+                # Projects contracted a moment ago already count against the money.
+                if self._counted_capital(p.margin) < p.c.spec.capex_m:
+                    continue
+                profile = min(p.fastest, headroom, available)
+                if profile <= _TINY:
+                    continue
+                self._contract(p, profile)
+                headroom -= profile
+                available -= profile
+        self.any_active = any(p.state == "active" for p in self.projects)
+        for p in self.projects:
+            if p.state == "active":
+                self._schedule_delivery(p)
 
-    def _contract(self, p: _Project) -> None:
+    def _contract(self, p: _Project, profile: float) -> None:
         p.state = "active"
-        self.any_active = True
-        p.remaining_cost = p.c.spec.capex_m
-        p.remaining_months = p.lead
-        p.rate = p.remaining_cost / p.remaining_months
-        self._start_work(p)
-
-    def _start_work(self, p: _Project) -> None:
-        """Set the delivery timer for the work left; a later pause voids it."""
-        version = p.version
-        self._at(self.env.now + p.remaining_months,
-                 lambda: self._deliver(p) if p.version == version else None)
+        p.cost_left = p.outturn
+        p.premium_left = p.c.spec.reprofile_premium * p.outturn
+        p.profile = p.allocation = profile
 
     def _pause(self, p: _Project) -> None:
         p.state = "paused"
-        self.any_active = any(q.state == "active" for q in self.projects)
         p.paused_at = self.env.now
         self.pause_count += 1
         self.y.add("project_pauses", self.year, 1)
-        p.version += 1
 
     def _resume(self, p: _Project) -> None:
-        """Restart after a pause: remobilisation time and cost, plus overrun for each month late."""
+        """Restart after a pause: remobilisation time and cost, plus lateness for each month paused."""
         spec = p.c.spec
-        delay = self.env.now - p.paused_at + spec.remobilisation_months
-        extra = spec.capex_m * (spec.remobilisation_cost_pct
-                                + spec.overrun_pct_per_year_late / 12.0 * delay)
+        now = self.env.now
+        extra = p.outturn * (spec.remobilisation_cost_pct
+                             + spec.overrun_pct_per_year_late / 12.0 * (now - p.paused_at))
         self.y.add("overrun_cost_m", self.year, extra)
-        p.remaining_cost += extra
-        p.remaining_months += spec.remobilisation_months
-        p.rate = p.remaining_cost / p.remaining_months
+        p.cost_left += extra
         p.state = "active"
-        self.any_active = True
-        self._start_work(p)
+        if spec.remobilisation_months > 0.0:
+            p.mobilising_until = now + spec.remobilisation_months
+            self._at(p.mobilising_until, self._mobilised)
+
+    def _mobilised(self) -> None:
+        self._advance_to(self.env.now)
+        self._replan()
+
+    def _premium_rate(self, p: _Project) -> float:
+        """£m a month added to the whole-life cost while the allocation is below the profile."""
+        if p.premium_left <= 0.0 or p.mobilising_until > self.env.now:
+            return 0.0
+        return p.c.spec.reprofile_premium * (p.profile - p.allocation)
+
+    def _schedule_delivery(self, p: _Project) -> None:
+        """Set the delivery timer for the cost left at the current allocation; any later re-plan
+        voids it (the version changes) and sets a new one."""
+        p.version += 1
+        a = p.allocation
+        if a <= _TINY:
+            return
+        q = self._premium_rate(p)
+        net = a - q
+        until_cap = p.premium_left / q if q > 0.0 else math.inf
+        if net > 0.0 and p.cost_left / net <= until_cap:
+            dt = p.cost_left / net
+        else:
+            dt = until_cap + (p.cost_left - net * until_cap) / a
+        version = p.version
+        self._at(self.env.now + dt, lambda: self._deliver(p) if p.version == version else None)
 
     def _deliver(self, p: _Project) -> None:
         self._advance_to(self.env.now)
         spec = p.c.spec
         p.state = "delivered"
-        self.any_active = any(q.state == "active" for q in self.projects)
-        p.rate = 0.0
-        p.remaining_months = 0.0
+        p.profile = p.allocation = p.cost_left = 0.0
         self.delivered_count += 1
         self.y.add("projects_delivered", self.year, 1)
         self.productivity *= 1.0 + spec.productivity_uplift
@@ -602,31 +700,47 @@ class _Model:
             self._span_memo.clear()  # the memoised spans were for the old decay rate
         self._replan()
 
+    # -- temporary capacity
+
     def _plan_temporary(self) -> None:
-        """Buy temporary capacity with the money that would otherwise lapse at the year end,
-        spread evenly over the months left, up to the capacity the organisation can absorb."""
+        """Buy temporary capacity with the resource money this year's commitments do not need,
+        spread evenly over the months left, up to the capacity the organisation can absorb. Each
+        stream pays its own part, so temporary staff never spend money that staff in post need.
+        Whatever the ceiling leaves is carried over as the stream allows, or lapses."""
         now = self.env.now
-        year_end = 12.0 * (self.year + 1)
-        left = year_end - now
-        if left <= 1e-9:
-            self.temp_planned = self.temp_rushed = 0.0
+        left = 12.0 * (self.year + 1) - now
+        self.temp_pay = []
+        self.temp_rate = self.late_shortfall_rate = 0.0
+        if left <= _TINY:
             return
-        need = self._committed_resource(now, year_end)
-        budget = 0.0
+        need = self._committed_resource(now, 12.0 * (self.year + 1))
+        spare: list[tuple[_StreamState, float]] = []
         for s in self.commit_streams:
             use = min(s.resource, need)
             need -= use
-            budget += (s.resource - use) * (1.0 - s.carry_fraction(self.year))
-        for s in self.streams:
-            if s.c.tranche_stream:
-                budget += s.resource * (1.0 - s.carry_fraction(self.year))
-        rushed = min(self.rushed_unspent, budget)
+            if s.resource - use > _TINY:
+                spare.append((s, s.resource - use))
+        if any(s.interim for s in self.commit_streams):
+            need = 0.0  # before confirmation, commitments beyond money on hand are an advance
+        for s in self.tranche_streams:
+            # Core money short of commitments (a low settlement after staff are in post): in-year
+            # money meets the gap before any temporary capacity is bought.
+            use = min(s.resource, need)
+            need -= use
+            if s.resource - use > _TINY:
+                spare.append((s, s.resource - use))
+        budget = sum(x for _, x in spare)
+        if budget <= _TINY:
+            return
         ceiling = (self.org.temporary_capacity_max_fraction * (self.f_full + self.f_ramp)
                    * self.temp_cost_fte_month)
-        # Rushed money is spent whatever it buys (the year-end rush); planned buying is limited to
-        # the temporary capacity the organisation can absorb alongside its permanent staff.
-        self.temp_planned = min((budget - rushed) / left, ceiling)
-        self.temp_rushed = rushed / left
+        rate = min(budget / left, ceiling)
+        self.temp_rate = rate
+        self.temp_pay = [(s, rate * x / budget) for s, x in spare]
+        # Late money is spent pro rata with the rest; what the rush loses falls as it is spent.
+        shortfall = min(self.late_shortfall, budget)
+        self.temp_value = 1.0 - shortfall / budget
+        self.late_shortfall_rate = rate * shortfall / budget
 
     def _spare_resource(self, now: float, until: float) -> float:
         """Core resource money (and interim allowance) not already committed until `until`."""
@@ -674,15 +788,12 @@ class _Model:
     def _post(self, month: int, dt: float) -> None:
         decay_h, span_h, span_b, span_hb, decay_b = self._spans(dt)
         staff = self.f_full + self.f_ramp
-        org = self.org
         commitments = (staff * self.cost_fte_month * span_h
                        + (self.fixed_month + (0.0 if self.modernised else self.legacy_month)
                           + self.run_cost_month) * dt)
-        planned, rushed = self.temp_planned, self.temp_rushed
-        temp_fte = (planned + rushed) / self.temp_cost_fte_month
-        temp_value = (planned + org.late_spend_value * rushed) / self.temp_cost_fte_month
-        planned_cost = planned * dt
-        rushed_cost = rushed * dt
+        temp_cost = self.temp_rate * dt
+        temp_fte = self.temp_rate / self.temp_cost_fte_month
+        temp_value = temp_fte * self.temp_value
         # Disruptions: integrate lambda(t) = effective FTE * rate * productivity over the piece.
         effective_staff = self.f_full + RAMP_PRODUCTIVITY * self.f_ramp
         mu = self.per_fte_month * self.productivity * (effective_staff * span_hb + temp_value * span_b)
@@ -695,40 +806,47 @@ class _Model:
         y["mean_temporary_fte"][year] += temp_fte * dt / 12.0
         if self.frozen:
             self.interim_months += dt
-        # Capital: active projects progress and spend.
-        capex = 0.0
-        if self.any_active:
+        # Capital: contracted projects progress at their allocation; deferring their profile
+        # adds the re-profiling premium to what they cost.
+        capex = premium = 0.0
+        if self.any_active or any(p.state == "paused" for p in self.projects):
             for p in self.projects:
-                if p.state == "active":
-                    step = min(dt, p.remaining_months)
-                    spend = p.rate * step
+                if p.state == "active" or p.state == "paused":
+                    q = min(self._premium_rate(p) * dt, p.premium_left)
+                    p.premium_left -= q
+                    spend = min(p.allocation * dt, p.cost_left + q)
+                    p.cost_left += q - spend
+                    premium += q
                     capex += spend
-                    p.remaining_cost -= spend
-                    p.remaining_months -= step
         # State moves on.
         self.f_full *= decay_h
         self.f_ramp *= decay_h
         if self.b:
             self.productivity *= decay_b
-        # Pay: temporary capacity from in-year money first, commitments from core money, then
-        # the interim allowance; what no money covers is emergency cover (reported).
+        self.late_shortfall = max(0.0, self.late_shortfall - self.late_shortfall_rate * dt)
+        # Pay: each stream its part of temporary capacity, commitments from core money then the
+        # interim allowance, capital from capital then the interim capital allowance; what no
+        # money covers is emergency cover (reported).
         uncovered = 0.0
-        if planned_cost or rushed_cost:
-            uncovered += _pay_resource(self.temp_streams, rushed_cost + planned_cost)
-            self.rushed_unspent = max(0.0, self.rushed_unspent - rushed_cost)
-        uncovered += _pay_commitments(self.commit_streams, commitments)
+        for s, rate in self.temp_pay:
+            cost = rate * dt
+            use = min(cost, s.resource)
+            s.resource -= use
+            uncovered += cost - use
+        uncovered += _pay_commitments(self.commit_streams, self.tranche_streams, commitments)
         if capex:
             uncovered += _pay_capital(self.capital_streams, capex)
-        if uncovered > 1e-9:
+        if uncovered > _TINY:
             y["emergency_cover_m"][year] += uncovered
             y["received_m"][year] += uncovered
-        y["spent_m"][year] += commitments + planned_cost + rushed_cost + capex
-        y["temporary_spend_m"][year] += planned_cost + rushed_cost
+        y["spent_m"][year] += commitments + temp_cost + capex
+        y["temporary_spend_m"][year] += temp_cost
         y["capability_spend_m"][year] += capex
+        y["overrun_cost_m"][year] += premium
 
     def _record_month(self, month: int) -> None:
         self.month_fte[month] = self.f_full + self.f_ramp
-        self.month_temp[month] = (self.temp_planned + self.temp_rushed) / self.temp_cost_fte_month
+        self.month_temp[month] = self.temp_rate / self.temp_cost_fte_month
         self.month_prod[month] = self.productivity
         cash = 0.0
         for s in self.streams:
@@ -789,8 +907,16 @@ def _pay_resource(streams: list[_StreamState], amount: float) -> float:
 
 
 def _pay_capital(streams: list[_StreamState], amount: float) -> float:
-    """Pay from the streams' capital money in order; return what none of it covered."""
-    return _pay_from(streams, amount, "capital")
+    """Pay from the streams' capital money in order, then under an interim capital allowance (an
+    advance charged at confirmation); return what neither covered."""
+    amount = _pay_from(streams, amount, "capital")
+    for s in streams:
+        if amount <= 0.0:
+            return 0.0
+        if s.interim and s.capital_rate > 0.0:
+            s.capital_advance += amount
+            return 0.0
+    return amount if amount > 0.0 else 0.0
 
 
 def _pay_from(streams: list[_StreamState], amount: float, pool: str) -> float:
@@ -804,9 +930,9 @@ def _pay_from(streams: list[_StreamState], amount: float, pool: str) -> float:
     return amount if amount > 0.0 else 0.0
 
 
-def _pay_commitments(streams: list[_StreamState], amount: float) -> float:
+def _pay_commitments(streams: list[_StreamState], in_year: list[_StreamState], amount: float) -> float:
     """Pay commitments from core resource money, then from interim allowances (as an advance
-    charged at confirmation); return what neither covered."""
+    charged at confirmation), then from in-year money; return what none of them covered."""
     amount = _pay_resource(streams, amount)
     for s in streams:
         if amount <= 0.0:
@@ -818,7 +944,7 @@ def _pay_commitments(streams: list[_StreamState], amount: float) -> float:
             s.authority = max(0.0, s.authority - amount)
             s.advance += amount
             return 0.0
-    return amount if amount > 0.0 else 0.0
+    return _pay_resource(in_year, amount) if amount > 0.0 else 0.0
 
 
 def _decayed_span(rate: float, dt: float) -> float:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .distributions import DIST_KINDS, Distribution
+from .distributions import DIST_KINDS, Distribution, Fixed
 from .errors import Problem, ScenarioError, problem
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
@@ -107,6 +107,7 @@ class Organisation(BaseModel):
     temporary_capacity_max_fraction: float = Field(default=0.35, ge=0, le=5)
     prudence_sd: float = Field(default=0.5, ge=0, le=5)
     planning_years: int = Field(default=2, ge=1, le=10)
+    contract_margin: float = Field(default=0.25, ge=0, le=0.5)
 
 
 class Workforce(BaseModel):
@@ -117,11 +118,17 @@ class Workforce(BaseModel):
     recruitment_lead_months: Distribution
     ramp_up_months: float = Field(ge=0, le=60)
     recruitment_interval_months: float = Field(default=3.0, gt=0, le=12)
+    attrition_uplift_unconfirmed: float = Field(default=0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _lead_not_negative(self) -> Workforce:
         if self.recruitment_lead_months.support()[0] < 0:
             raise ValueError("recruitment_lead_months must not go below 0")
+        if self.attrition_per_year + self.attrition_uplift_unconfirmed >= 1:
+            raise ValueError(
+                f"attrition_per_year + attrition_uplift_unconfirmed "
+                f"({self.attrition_per_year + self.attrition_uplift_unconfirmed:g}) must be below 1: "
+                "a share of staff leaving in a year")
         return self
 
 
@@ -147,11 +154,15 @@ class Capability(BaseModel):
     remobilisation_months: float = Field(ge=0, le=60)
     remobilisation_cost_pct: float = Field(ge=0, le=10)
     overrun_pct_per_year_late: float = Field(ge=0, le=10)
+    reprofile_premium: float = Field(default=1.5, ge=0, le=10)
+    cost_growth_factor: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=1.0))
 
     @model_validator(mode="after")
     def _lead_positive(self) -> Capability:
         if self.lead_time_months.support()[0] <= 0:
             raise ValueError("lead_time_months must be above 0")
+        if self.cost_growth_factor.support()[0] < 0:
+            raise ValueError("cost_growth_factor must not go below 0 (it multiplies capex_m)")
         return self
 
 

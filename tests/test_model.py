@@ -35,8 +35,8 @@ def _column(outs, key: str) -> np.ndarray:
 def flat_scenario(fte: float = 1000.0, rate: float = 0.5, years: int = 6) -> Scenario:
     """Constant staff, no projects, no decay, no temporary capacity: a homogeneous Poisson process.
 
-    Money exactly fits the establishment (so nobody is recruited), attrition is zero and every
-    pound is carried over (so nothing is spent on temporary capacity)."""
+    Money exactly fits the establishment (so nobody is recruited), attrition is zero, every
+    pound is carried over and no temporary capacity can be absorbed (ceiling 0)."""
     fixed = 10.0
     budget = fixed + (fte + 0.5) * 70.0 / 1000.0
     data = {
@@ -50,7 +50,8 @@ def flat_scenario(fte: float = 1000.0, rate: float = 0.5, years: int = 6) -> Sce
         "organisation": {"interim_fraction": 0.9, "contract_cover": 1.0,
                          "fixed_costs_m_per_year": fixed, "legacy_it_cost_m_per_year": 0.0,
                          "late_spend_window_months": 3.0, "late_spend_value": 0.6,
-                         "temporary_capacity_premium": 0.5, "prudence_sd": 0.0},
+                         "temporary_capacity_premium": 0.5, "prudence_sd": 0.0,
+                         "temporary_capacity_max_fraction": 0.0},
         "workforce": {"initial_fte": fte, "cost_per_fte_k": 70.0, "attrition_per_year": 0.0,
                       "recruitment_lead_months": {"dist": "fixed", "value": 6.0},
                       "ramp_up_months": 6.0},
@@ -105,6 +106,7 @@ def certain(scenario: Scenario, settlement_years: int, delay: float = -1.0) -> S
                       carry_over_across_settlements=1.0,
                       confirmation_delay_months={"dist": "fixed", "value": delay})
     data["organisation"]["contract_cover"] = 0.0
+    data["organisation"]["contract_margin"] = 0.0  # no haircut: later years' money is certain
     return scenario_from_dict(data, "certain")
 
 
@@ -217,7 +219,7 @@ def test_pauses_cost_remobilisation_and_overrun_and_switch_off_with_zero_rates()
     off = BASELINE.to_dict()
     off["funding"]["streams"]["core"]["settlement_years"] = 3
     for cap in off["capabilities"].values():
-        cap.update(remobilisation_cost_pct=0.0, overrun_pct_per_year_late=0.0)
+        cap.update(remobilisation_cost_pct=0.0, overrun_pct_per_year_late=0.0, reprofile_premium=0.0)
     assert all(o.run["overrun_cost_m"] == 0 for o in _runs(scenario_from_dict(off), 20))
 
 

@@ -43,10 +43,10 @@ def test_three_year_resolves_base_and_settles_core_for_three_years():
 
 
 def test_deep_merge_keeps_every_field_the_child_does_not_set():
-    base = load_scenario(BASELINE_TOML)
+    base = load_scenario(SCENARIOS / "annual.toml")
     three = load_scenario(SCENARIOS / "three_year.toml")
     core, base_core = three.funding.streams["core"], base.funding.streams["core"]
-    # only settlement_years (and the [scenario] table) differ from baseline
+    # only settlement_years (and the [scenario] table) differ from annual
     assert core.model_copy(update={"settlement_years": 1}) == base_core
     assert core.share == 0.8
     assert core.confirmation_delay_months == base_core.confirmation_delay_months
@@ -143,7 +143,8 @@ def test_with_changes_returns_a_new_validated_scenario_and_leaves_the_original()
     assert base.funding.streams["core"].settlement_years == 1
     assert base.workforce.recruitment_lead_months.max == 12.0
     three = load_scenario(SCENARIOS / "three_year.toml")
-    assert base.with_changes({"funding.streams.core.settlement_years": 3,
+    annual = load_scenario(SCENARIOS / "annual.toml")
+    assert annual.with_changes({"funding.streams.core.settlement_years": 3,
                               "scenario.name": "three_year",
                               "scenario.description": three.scenario.description}) == three
 
