@@ -720,8 +720,12 @@ class _Model:
             need -= use
             if s.resource - use > _TINY:
                 spare.append((s, s.resource - use))
-        if any(s.interim for s in self.commit_streams):
-            need = 0.0  # before confirmation, commitments beyond money on hand are an advance
+        for s in self.commit_streams:
+            if s.interim:
+                # Before confirmation, commitments are paid by an advance on the allocation; the
+                # organisation keeps in-year money back for any part a prudent allocation misses.
+                expected = s.net(self._planned_gross(s, self.year))[1] - s.advance
+                need = max(0.0, need - max(0.0, expected))
         for s in self.tranche_streams:
             # Core money short of commitments (a low settlement after staff are in post): in-year
             # money meets the gap before any temporary capacity is bought.
