@@ -661,9 +661,11 @@ class _Model:
         self._advance_to(self.env.now)
         self._replan()
 
-    def _premium_rate(self, p: _Project) -> float:
-        """£m a month added to the whole-life cost while the allocation is below the profile."""
-        if p.premium_left <= 0.0 or p.mobilising_until > self.env.now:
+    def _premium_rate(self, p: _Project, at: float) -> float:
+        """£m a month added to the whole-life cost while the allocation is below the profile, for a
+        ledger piece starting at `at` (no piece straddles the end of a remobilisation: an event
+        falls there)."""
+        if p.premium_left <= 0.0 or p.mobilising_until > at:
             return 0.0
         return p.c.spec.reprofile_premium * (p.profile - p.allocation)
 
@@ -674,7 +676,7 @@ class _Model:
         a = p.allocation
         if a <= _TINY:
             return
-        q = self._premium_rate(p)
+        q = self._premium_rate(p, self.env.now)
         net = a - q
         until_cap = p.premium_left / q if q > 0.0 else math.inf
         if net > 0.0 and p.cost_left / net <= until_cap:
@@ -816,7 +818,7 @@ class _Model:
         if self.any_active or any(p.state == "paused" for p in self.projects):
             for p in self.projects:
                 if p.state == "active" or p.state == "paused":
-                    q = min(self._premium_rate(p) * dt, p.premium_left)
+                    q = min(self._premium_rate(p, self.t_last) * dt, p.premium_left)
                     p.premium_left -= q
                     spend = min(p.allocation * dt, p.cost_left + q)
                     p.cost_left += q - spend
