@@ -71,13 +71,13 @@ def count_problems(data: dict[str, Any]) -> list[Problem]:
     out = []
     streams = (data.get("funding") or {}).get("streams") if isinstance(data.get("funding"), dict) else None
     if isinstance(streams, dict) and len(streams) > MAX_STREAMS:
-        out.append(problem("funding.streams", f"at most {MAX_STREAMS} funding streams (every stream "
-                           "adds settlements, tranches and payments to every event of a run)",
-                           f"{len(streams)} streams"))
+        out.append(problem("funding.streams", f"holds {len(streams)} streams; at most {MAX_STREAMS} "
+                           "(every stream adds settlements, tranches and payments to every event "
+                           "of a run)"))
     caps = data.get("capabilities")
     if isinstance(caps, dict) and len(caps) > MAX_CAPABILITIES:
-        out.append(problem("capabilities", f"at most {MAX_CAPABILITIES} capabilities (every "
-                           "planning decision looks at every project)", f"{len(caps)} capabilities"))
+        out.append(problem("capabilities", f"holds {len(caps)} capabilities; at most "
+                           f"{MAX_CAPABILITIES} (every planning decision looks at every project)"))
     return out
 
 
@@ -172,21 +172,18 @@ def event_estimate(s: Scenario) -> dict[str, int]:
 
 
 def event_problems(s: Scenario) -> list[Problem]:
+    """The event budget, naming the field that causes the most events."""
     counts = event_estimate(s)
     total = sum(counts.values())
     if total <= EVENT_BUDGET:
         return []
     field, most = max(counts.items(), key=lambda kv: kv[1])
-    return [problem(field, f"a run would schedule about {total:,} events ({most:,} from this field), "
-                           f"above the budget of {EVENT_BUDGET:,} that keeps a run under a third of "
-                           "a second; fewer tranches, streams or campaigns, or a shorter horizon",
-                    _value_at(s, field))]
-
-
-def _value_at(s: Scenario, path: str) -> Any:
+    rule = (f"a run would schedule about {total:,} events ({most:,} from this field), above the "
+            f"budget of {EVENT_BUDGET:,} that keeps a run under a third of a second; fewer "
+            "tranches, streams, capabilities or campaigns, or a shorter horizon")
     node: Any = s.to_dict()
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return f"{len(node)} entries" if isinstance(node, dict) else node
+    for part in field.split("."):
         node = node[part]
-    return f"{len(node)} entries" if isinstance(node, dict) else node
+    if isinstance(node, dict):
+        return [problem(field, f"holds {len(node)} entries: {rule}")]
+    return [problem(field, rule, node)]

@@ -55,8 +55,8 @@ def _holder_text(path: Path) -> str:
 def _record(fd: int) -> None:
     """Write this process's pid, start time and command line into the lock file it holds."""
     command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "python"
-    when = datetime.now(UTC).isoformat(timespec="seconds")
-    text = f"pid {os.getpid()} since {when} UTC: {command}"[:400]
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = f"pid {os.getpid()} since {when}: {command}"[:400]
     os.ftruncate(fd, 0)
     os.pwrite(fd, text.encode("utf-8", errors="replace"), 0)
 

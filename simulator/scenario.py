@@ -248,7 +248,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), [problem("", f"not valid TOML: {exc}")]) from None
     except RecursionError:  # tomllib parses nested arrays and inline tables recursively
-        rule = f"tables and arrays nest too deeply (a scenario needs at most {bounds.MAX_DEPTH})"
+        rule = (f"tables and arrays nest too deeply (at most {bounds.MAX_DEPTH} levels are read; a "
+                "scenario needs 5)")
         raise ScenarioError(str(path), [problem("", rule)]) from None
 
 
