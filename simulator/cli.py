@@ -343,25 +343,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{option}: only used with --target-ci; to run a fixed number of runs, "
                          "use --runs")
     targets = [folder for _, folder in jobs]
-    with locking.locked(targets):  # before anything is checked, so no other run can interleave
-        preflight(targets, args.resume, args.force)
-        _check_replaceable(targets, args.resume, args.force)
-        executor = _executor(args)
-        try:
+    preflight(targets, args.resume, args.force)  # fail fast, before connecting to anything ...
+    _check_replaceable(targets, args.resume, args.force)
+    executor = _executor(args)
+    try:
+        with locking.locked(targets):  # ... then again under the locks, which decide
+            preflight(targets, args.resume, args.force)
+            _check_replaceable(targets, args.resume, args.force)
             with _Bars(args) as bars:
                 for j, (path, _) in enumerate(loaded):
                     bars.add(j, folders.results_name(path), args.runs)
                 outcome = run_streaming(jobs, args.runs, args.seed, executor, args.chunk_size,
                                         resume=args.resume, force=args.force, target=target,
                                         advance=bars.advancer())
-        except ModelError as exc:
-            # The scenario cannot be run as it is: its chunks would only fail again on --resume.
-            if not args.resume:
-                for folder in targets:
-                    folders.remove(folders.partial_of(folder), (folders.PARTIAL,))
-            raise ModelError(f"{exc} (nothing was kept)") from None
-        finally:
-            executor.close()
+    except ModelError as exc:
+        # The scenario cannot be run as it is: its chunks would only fail again on --resume.
+        if not args.resume:
+            for folder in targets:
+                folders.remove(folders.partial_of(folder), (folders.PARTIAL,))
+        raise ModelError(f"{exc} (nothing was kept)") from None
+    finally:
+        executor.close()
     finished = [(folders.results_name(path), folder, pd.read_parquet(folder / "runs.parquet"))
                 for (path, _), folder in zip(loaded, outcome.folders, strict=True)]
     if args.json:
@@ -419,37 +421,43 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ((path, scenario),) = _load_all([args.file])
     design = plan_sweep(scenario, varies, args.lhs, args.seed)
     folder = sweep_folder(Path(args.out), folders.results_name(path))
-    with locking.locked([folder]):
-        sweep_preflight(folder, args.resume, args.force)
-        if args.force:
-            folders.check_replaceable(folder, (folders.SWEEP,))
-        if args.force or args.resume:
-            folders.check_replaceable(folders.partial_of(folder), (folders.SWEEP_PARTIAL,),
-                                      "--force" if args.force else "--resume")
-        outcome = _sweep_locked(args, design, folder)
+    _check_sweep_target(args, folder)  # fail fast, before connecting to anything ...
+    executor = _executor(args)
+    try:
+        with locking.locked([folder]):  # ... then again under the lock, which decides
+            _check_sweep_target(args, folder)
+            outcome = _sweep_with_bars(args, design, folder, executor)
+    finally:
+        executor.close()
     return _after_sweep(args, outcome, paths)
 
 
-def _sweep_locked(args: argparse.Namespace, design, folder: Path):
-    executor = _executor(args)
-    try:
-        with _Bars(args) as bars:
-            current: list[int] = []
+def _check_sweep_target(args: argparse.Namespace, folder: Path) -> None:
+    sweep_preflight(folder, args.resume, args.force)
+    if args.force:
+        folders.check_replaceable(folder, (folders.SWEEP,))
+    if args.force or args.resume:
+        folders.check_replaceable(folders.partial_of(folder), (folders.SWEEP_PARTIAL,),
+                                  "--force" if args.force else "--resume")
 
-            def on_point(i: int, total: int) -> None:
-                if not current:
-                    bars.add(-1, "points", total)
-                else:
-                    bars.progress.advance(bars.tasks[-1], 1)
-                    bars.progress.remove_task(bars.tasks.pop(0))
-                bars.add(0, f"point {i}", args.runs)
-                current[:] = [i]
 
-            return run_sweep(design, folder, args.runs, args.seed, executor, args.chunk_size,
-                             resume=args.resume, force=args.force, on_point=on_point,
-                             advance=bars.advancer())
-    finally:
-        executor.close()
+def _sweep_with_bars(args: argparse.Namespace, design, folder: Path, executor: ChunkExecutor):
+    """Run the sweep with a bar over points and one over the current point's runs."""
+    with _Bars(args) as bars:
+        current: list[int] = []
+
+        def on_point(i: int, total: int) -> None:
+            if not current:
+                bars.add(-1, "points", total)
+            else:
+                bars.progress.advance(bars.tasks[-1], 1)
+                bars.progress.remove_task(bars.tasks.pop(0))
+            bars.add(0, f"point {i}", args.runs)
+            current[:] = [i]
+
+        return run_sweep(design, folder, args.runs, args.seed, executor, args.chunk_size,
+                         resume=args.resume, force=args.force, on_point=on_point,
+                         advance=bars.advancer())
 
 
 def _after_sweep(args: argparse.Namespace, outcome, paths: list[str]) -> int:
