@@ -54,6 +54,11 @@ class Verification:
     def ok(self) -> bool:
         return not self.mismatches
 
+    @property
+    def differing_runs(self) -> list[int]:
+        """The runs with at least one difference, in order."""
+        return sorted({int(m.split(":")[0].removeprefix("run ")) for m in self.mismatches})
+
     def summary(self) -> str:
         what = (f"{len(self.checked)} of {self.total_runs} runs" if len(self.checked) < self.total_runs
                 else f"all {self.total_runs} runs")
@@ -61,15 +66,19 @@ class Verification:
         if self.ok:
             return (f"{self.folder}: verified: {what}{how}, re-simulated from the folder's own "
                     f"scenario and seed {self.seed}, match the stored rows bit for bit")
+        runs = ", ".join(map(str, self.differing_runs[:20]))
+        more = f" and {len(self.differing_runs) - 20} more" if len(self.differing_runs) > 20 else ""
         return (f"{self.folder}: MISMATCH: {len(self.mismatches)} difference(s) in {what}{how} "
-                f"re-simulated from the folder's scenario and seed {self.seed}")
+                f"re-simulated from the folder's scenario and seed {self.seed}; runs that differ: "
+                f"{runs}{more}")
 
     def record(self) -> dict[str, Any]:
         return {"result": "verified" if self.ok else "mismatch",
                 "verified_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                 "fundsim": __version__, "seed": self.seed, "runs_checked": self.checked,
                 "total_runs": self.total_runs, "sample_seed": self.sample_seed,
-                "mismatches": self.mismatches[:50], "version_notes": self.version_notes,
+                "runs_differing": self.differing_runs, "mismatches": self.mismatches[:50],
+                "version_notes": self.version_notes,
                 "manifest_sha256": sha256_file(self.folder / "manifest.json")}
 
 
@@ -82,6 +91,11 @@ def choose_runs(total: int, sample: int | None, sample_seed: int | None) -> tupl
         sample_seed = secrets.randbelow(2**31)
     rng = np.random.default_rng(sample_seed)
     return sorted(int(i) for i in rng.choice(total, size=sample, replace=False)), sample_seed
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python number it holds (repr of a float keeps every bit)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _differences(label: str, stored: pd.DataFrame, fresh: pd.DataFrame, run: int) -> list[str]:
@@ -98,7 +112,8 @@ def _differences(label: str, stored: pd.DataFrame, fresh: pd.DataFrame, run: int
         if a.dtype != b.dtype or a.tobytes() != b.tobytes():
             i = next((k for k in range(len(a)) if a[k:k + 1].tobytes() != b[k:k + 1].tobytes()), 0)
             where = f" (row {i + 1} of {len(a)})" if len(a) > 1 else ""
-            out.append(f"run {run}: {label} {column}{where}: stored {a[i]!r}, re-simulated {b[i]!r}")
+            out.append(f"run {run}: {label} {column}{where}: stored {_plain(a[i])!r}, "
+                       f"re-simulated {_plain(b[i])!r}")
     return out
 
 
