@@ -6,6 +6,12 @@ message says what was kept and to `--resume`). Progress bars go to stderr and on
 so logs and pipes stay clean; tables go to stdout; `--json` prints one object and nothing else;
 `--quiet` prints nothing but errors. `run` and `sweep` stream to disk through `batch.py`, so they
 resume after interruption and hold no whole batch in memory.
+
+Safety (issue 13): a results folder is named only after a safe file stem (`folders.py`), one
+command at a time writes it (`locking.py`), `--force` replaces only folders and reports fundsim
+wrote, `--runs`/`--max-runs`/`--workers`/`--chunk-size` and sweep sizes are capped unless
+`--allow-large` (`limits.py`), everything printed is cleaned of terminal control characters
+(`terminal.py`), and `verify` re-simulates stored runs (`verify.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -30,10 +35,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import __version__
+from . import __version__, folders, limits, locking
 from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci
 from .batch import preflight, run_streaming
-from .errors import FundsimError, ScenarioError, UsageError
+from .errors import FundsimError, ModelError, ScenarioError, UsageError
 from .executors import ChunkExecutor, ProcessExecutor
 from .model import RUN_OUTPUTS
 from .precision import DEFAULT_MAX_RUNS, Target
@@ -48,11 +53,12 @@ from .sweep import (
     sweep_folder,
     sweep_preflight,
 )
+from .terminal import SafeArgumentParser, SafeConsole
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = SafeConsole(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _positive_int(text: str) -> int:
@@ -72,6 +78,13 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _sample(text: str) -> int:
+    value = _positive_int(text)
+    if value > limits.RUNS_HARD:
+        raise argparse.ArgumentTypeError(f"{value} must be at most {limits.RUNS_HARD:,}")
     return value
 
 
@@ -107,10 +120,14 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
                    help="finish an interrupted batch (same files and options), keeping its work")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--json", action="store_true", help="print one JSON summary object, no progress")
+    p.add_argument("--allow-large", action="store_true",
+                   help=f"lift the caps on --runs/--max-runs ({limits.RUNS_CAP:,}), --workers (the "
+                        f"cores), --chunk-size ({limits.CHUNK_CAP:,}) and sweep points "
+                        f"({limits.SWEEP_POINTS_CAP:,}), for a deliberate large job")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SafeArgumentParser(
         prog="fundsim",
         description="Simulate what the shape of funding (settlement length, confirmation timing, "
                     "in-year money) does to delivery, with uncertainty bands.")
@@ -168,7 +185,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folders", nargs="+", metavar="RESULTS")
     p.add_argument("--out", default="report.html", metavar="FILE", help="HTML file (report.html)")
     p.add_argument("--xlsx", metavar="FILE", help="also write the tables to this Excel workbook")
-    p.add_argument("--force", action="store_true", help="replace existing report files")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing report files (only reports fundsim wrote)")
+    p.add_argument("--verify", type=_sample, nargs="?", const=20, default=None, metavar="N",
+                   help="re-simulate N runs (20) of each folder now and say in the report whether "
+                        "they match the stored rows bit for bit")
+
+    p = sub.add_parser("verify", help="re-simulate runs of results folders and compare bit for bit",
+                       description="Re-simulate a random sample of each folder's runs from its own "
+                                   "scenario.toml and seed, and check they are bit for bit the "
+                                   "stored rows (runs.parquet and years.parquet). Exit 0 verified, "
+                                   "1 on any mismatch (each named), 2 if a folder is refused. "
+                                   "Writes verification.json into the folder.")
+    p.add_argument("folders", nargs="+", metavar="RESULTS")
+    p.add_argument("--sample", type=_sample, default=20, metavar="N",
+                   help="runs to re-simulate per folder (20), chosen at random")
+    p.add_argument("--all", action="store_true", help="re-simulate every run")
+    p.add_argument("--seed", type=_seed, default=None, metavar="S",
+                   help="seed of the random sample (default: a fresh one, printed), to repeat a check")
+    p.add_argument("--no-record", action="store_true", help="do not write verification.json")
+    p.add_argument("--json", action="store_true", help="print one JSON object per folder, in a list")
 
     p = sub.add_parser("dashboard", help="open the planners' dashboard in a browser",
                        description="Start the Streamlit dashboard (dashboard.py): Explore moves "
@@ -187,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if exc.code not in (0, None) else EXIT_OK
     try:
         commands = {"validate": cmd_validate, "run": cmd_run, "sweep": cmd_sweep,
-                    "compare": cmd_compare, "report": cmd_report, "dashboard": cmd_dashboard}
+                    "compare": cmd_compare, "report": cmd_report, "verify": cmd_verify,
+                    "dashboard": cmd_dashboard}
         return commands[args.command](args)
     except FundsimError as exc:
         err.print(f"error: {exc}", markup=False, style="bold red")
@@ -196,8 +233,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print("interrupted: finished results folders are kept; an unfinished batch keeps its "
                   "finished chunks in DIR/<name>.partial/: run the same command with --resume")
         return 130
+    except MemoryError:
+        err.print("error: out of memory; nothing was published (an unfinished batch keeps its "
+                  "finished chunks: run the same command with --resume, with fewer --workers)",
+                  markup=False)
+        return EXIT_ERROR
+    except OSError as exc:  # the environment: a disk, a permission, a device
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"error: {where}{exc.strerror or exc}", markup=False)
+        return EXIT_ERROR
     except Exception as exc:  # a bug: say so plainly, without a traceback
-        err.print(f"fundsim: internal error: {type(exc).__name__}: {exc}", markup=False)
+        err.print(f"error: fundsim stopped on an unexpected {type(exc).__name__} ({exc}); this is a "
+                  "bug: please report it with the command you ran", markup=False)
         return EXIT_ERROR
 
 
@@ -224,7 +271,7 @@ def _load_all(files: Sequence[str]) -> list[tuple[Path, Scenario]]:
             problems.append(str(exc))
     if problems:
         raise UsageError("\n".join(problems))
-    stems = [p.stem for p, _ in loaded]
+    stems = [folders.results_name(p) for p, _ in loaded]
     dupes = sorted({s for s in stems if stems.count(s) > 1})
     if dupes:
         raise UsageError(f"two scenario files share the name {dupes[0]!r}: their results folders "
@@ -279,29 +326,45 @@ class _Bars:
 
 def cmd_run(args: argparse.Namespace) -> int:
     loaded = _load_all(args.files)
+    limits.check_batch(args.runs, args.max_runs, args.workers, args.chunk_size, args.allow_large)
     out_dir = Path(args.out)
-    jobs = [(scenario, out_dir / path.stem) for path, scenario in loaded]
+    jobs = [(scenario, folders.inside(out_dir, folders.results_name(path)))
+            for path, scenario in loaded]
     target = None
     if args.target_ci is not None:
         max_runs = args.max_runs or max(DEFAULT_MAX_RUNS, args.runs)
+        if max_runs // args.runs > limits.SWEEP_POINTS_HARD:
+            raise UsageError(f"--max-runs {max_runs:,} with --runs {args.runs:,}: more than "
+                             f"{limits.SWEEP_POINTS_HARD:,} stages; give a larger --runs per stage")
         target = Target(args.target_ci, args.metric or "disruptions_total",
                         min(args.runs, max_runs), max_runs)
     elif args.max_runs is not None or args.metric is not None:
         option = f"--max-runs {args.max_runs}" if args.max_runs is not None else f"--metric {args.metric}"
         raise UsageError(f"{option}: only used with --target-ci; to run a fixed number of runs, "
                          "use --runs")
-    preflight([folder for _, folder in jobs], args.resume, args.force)
+    targets = [folder for _, folder in jobs]
+    preflight(targets, args.resume, args.force)  # fail fast, before connecting to anything ...
+    _check_replaceable(targets, args.resume, args.force)
     executor = _executor(args)
     try:
-        with _Bars(args) as bars:
-            for j, (path, _) in enumerate(loaded):
-                bars.add(j, path.stem, args.runs)
-            outcome = run_streaming(jobs, args.runs, args.seed, executor, args.chunk_size,
-                                    resume=args.resume, force=args.force, target=target,
-                                    advance=bars.advancer())
+        with locking.locked(targets):  # ... then again under the locks, which decide
+            preflight(targets, args.resume, args.force)
+            _check_replaceable(targets, args.resume, args.force)
+            with _Bars(args) as bars:
+                for j, (path, _) in enumerate(loaded):
+                    bars.add(j, folders.results_name(path), args.runs)
+                outcome = run_streaming(jobs, args.runs, args.seed, executor, args.chunk_size,
+                                        resume=args.resume, force=args.force, target=target,
+                                        advance=bars.advancer())
+    except ModelError as exc:
+        # The scenario cannot be run as it is: its chunks would only fail again on --resume.
+        if not args.resume:
+            for folder in targets:
+                folders.remove(folders.partial_of(folder), (folders.PARTIAL,))
+        raise ModelError(f"{exc} (nothing was kept)") from None
     finally:
         executor.close()
-    finished = [(path.stem, folder, pd.read_parquet(folder / "runs.parquet"))
+    finished = [(folders.results_name(path), folder, pd.read_parquet(folder / "runs.parquet"))
                 for (path, _), folder in zip(loaded, outcome.folders, strict=True)]
     if args.json:
         payload = {"command": "run", "seed": args.seed, "runs": outcome.runs,
@@ -316,6 +379,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if outcome.stop is not None:
             _print_stop(outcome.stop)
     return EXIT_OK
+
+
+def _check_replaceable(targets: list[Path], resume: bool, force: bool) -> None:
+    """Every folder --force would replace, and every unfinished batch --force or --resume would
+    touch, must be one fundsim wrote: checked for all targets before any scenario starts."""
+    for folder in targets:
+        if force:
+            folders.check_replaceable(folder, (folders.RESULTS,))
+        if force or resume:
+            folders.check_replaceable(folders.partial_of(folder), (folders.PARTIAL,),
+                                      "--force" if force else "--resume")
 
 
 def _metric_summary(runs: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -341,29 +415,52 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     dupes = sorted({p for p in paths if paths.count(p) > 1})
     if dupes:
         raise UsageError(f"--vary {dupes[0]}: given twice; vary each field once")
+    limits.check_batch(args.runs, None, args.workers, args.chunk_size, args.allow_large)
+    points = args.lhs if args.lhs is not None else math.prod(v.steps for v in varies)
+    limits.check_points(points, args.allow_large)
     ((path, scenario),) = _load_all([args.file])
     design = plan_sweep(scenario, varies, args.lhs, args.seed)
-    folder = sweep_folder(Path(args.out), path.stem)
-    sweep_preflight(folder, args.resume, args.force)
+    folder = sweep_folder(Path(args.out), folders.results_name(path))
+    _check_sweep_target(args, folder)  # fail fast, before connecting to anything ...
     executor = _executor(args)
     try:
-        with _Bars(args) as bars:
-            current: list[int] = []
-
-            def on_point(i: int, total: int) -> None:
-                if not current:
-                    bars.add(-1, "points", total)
-                else:
-                    bars.progress.advance(bars.tasks[-1], 1)
-                    bars.progress.remove_task(bars.tasks.pop(0))
-                bars.add(0, f"point {i}", args.runs)
-                current[:] = [i]
-
-            outcome = run_sweep(design, folder, args.runs, args.seed, executor, args.chunk_size,
-                                resume=args.resume, force=args.force, on_point=on_point,
-                                advance=bars.advancer())
+        with locking.locked([folder]):  # ... then again under the lock, which decides
+            _check_sweep_target(args, folder)
+            outcome = _sweep_with_bars(args, design, folder, executor)
     finally:
         executor.close()
+    return _after_sweep(args, outcome, paths)
+
+
+def _check_sweep_target(args: argparse.Namespace, folder: Path) -> None:
+    sweep_preflight(folder, args.resume, args.force)
+    if args.force:
+        folders.check_replaceable(folder, (folders.SWEEP,))
+    if args.force or args.resume:
+        folders.check_replaceable(folders.partial_of(folder), (folders.SWEEP_PARTIAL,),
+                                  "--force" if args.force else "--resume")
+
+
+def _sweep_with_bars(args: argparse.Namespace, design, folder: Path, executor: ChunkExecutor):
+    """Run the sweep with a bar over points and one over the current point's runs."""
+    with _Bars(args) as bars:
+        current: list[int] = []
+
+        def on_point(i: int, total: int) -> None:
+            if not current:
+                bars.add(-1, "points", total)
+            else:
+                bars.progress.advance(bars.tasks[-1], 1)
+                bars.progress.remove_task(bars.tasks.pop(0))
+            bars.add(0, f"point {i}", args.runs)
+            current[:] = [i]
+
+        return run_sweep(design, folder, args.runs, args.seed, executor, args.chunk_size,
+                         resume=args.resume, force=args.force, on_point=on_point,
+                         advance=bars.advancer())
+
+
+def _after_sweep(args: argparse.Namespace, outcome, paths: list[str]) -> int:
     if args.json:
         payload = {"command": "sweep", "folder": str(outcome.folder), "seed": args.seed,
                    "runs": outcome.runs, "resumed": outcome.resumed,
@@ -481,15 +578,44 @@ def _print_comparison(report, base, other) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
-    targets = [Path(args.out)] + ([Path(args.xlsx)] if args.xlsx else [])
-    for target in targets:
-        if target.exists() and not args.force:
-            raise UsageError(f"{target}: already exists; use --force to replace it")
-    write_report(args.folders, args.out, args.xlsx)
+    written = write_report(args.folders, args.out, args.xlsx, force=args.force,
+                           verify_sample=args.verify)
     size = Path(args.out).stat().st_size / 1e6
     out.print(f"wrote {args.out} ({size:.1f} MB; opens in any browser without a network)"
               + (f" and {args.xlsx}" if args.xlsx else ""), markup=False)
+    for label, check in written.checks.items():
+        out.print(f"{label}: {check.summary()}", markup=False)
+    if written.mismatched:
+        err.print(f"error: re-simulation does not match the stored rows of "
+                  f"{', '.join(written.mismatched)}; the report says so", markup=False)
+        return EXIT_ERROR
     return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify_folder
+
+    sample = None if args.all else args.sample
+    checks = [verify_folder(folder, sample, args.seed, record=not args.no_record)
+              for folder in args.folders]
+    if args.json:
+        payload = [{"folder": str(c.folder), "verified": c.ok, "seed": c.seed,
+                    "runs_checked": c.checked, "total_runs": c.total_runs,
+                    "sample_seed": c.sample_seed, "mismatches": c.mismatches,
+                    "version_notes": c.version_notes} for c in checks]
+        out.print(json.dumps(payload, indent=2), markup=False)
+    else:
+        for check in checks:
+            printer = out if check.ok else err
+            printer.print(check.summary(), markup=False)
+            for line in check.mismatches[:20]:
+                printer.print(f"  {line}", markup=False)
+            if len(check.mismatches) > 20:
+                printer.print(f"  ... and {len(check.mismatches) - 20} more", markup=False)
+            for note in check.version_notes:
+                printer.print(f"  note: {note}; a mismatch may come from that change, not from an "
+                              "edit", markup=False)
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_ERROR
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

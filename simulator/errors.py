@@ -67,3 +67,15 @@ class RunError(FundsimError):
     is full, a scheduler cannot be reached). The CLI exits 1, not 2, and says what was kept."""
 
     exit_code = 1
+
+
+class ModelError(FundsimError):
+    """A run that cannot give usable numbers for this scenario: an output that would be infinite,
+    NaN or too large to count exactly, or a run the scenario's values make impossible to compute.
+    It is the scenario's doing (exit 2), and the message names the scenario, run and output.
+    Message-only, so it crosses process and Dask boundaries intact."""
+
+
+class EnvironmentProblem(RunError):
+    """Something outside fundsim's input stopped it (a lock it cannot take, a resource it cannot
+    use); exit 1 with a plain message."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import html
 import io
+import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from .errors import UsageError
 from .files import write_atomic
 from .planner import parameter_differences
 from .results import BatchResults, load_results
+from .verify import Verification, describe_record, read_record, verify_results
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1180px; margin: 2em auto; color: #222;
@@ -45,8 +48,44 @@ def load_for_report(folders: Sequence[str | Path]) -> dict[str, BatchResults]:
     return dict(zip(labels, loaded, strict=True))
 
 
-def facts_frame(results: Mapping[str, BatchResults], folders: Sequence[str | Path]) -> pd.DataFrame:
-    """Where each result came from, as its manifest records it."""
+GENERATOR = "fundsim"
+"""Written into every report (HTML `<meta name="generator">`, the workbook's creator), so that
+`--force` can tell a report fundsim wrote from any other file, which it never replaces."""
+
+
+def check_target(path: Path, kind: str, force: bool) -> None:
+    """Refuse (exit 2) to write over anything but a report fundsim wrote, and over that only with
+    `force`: a spreadsheet or a page of someone's own is never replaced."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_file():
+        what = "a symbolic link" if path.is_symlink() else "a folder"
+        raise UsageError(f"{path}: is {what}, not a report file; choose another {kind} path")
+    if not force:
+        raise UsageError(f"{path}: already exists; use --force to replace it")
+    if not is_fundsim_report(path):
+        raise UsageError(f"{path}: --force replaces only a report fundsim wrote, and this file is "
+                         "not one; it was left untouched: move it, or choose another path")
+
+
+def is_fundsim_report(path: Path) -> bool:
+    """An HTML file carrying fundsim's generator tag, or a workbook fundsim created."""
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            with zipfile.ZipFile(path) as book:
+                core = book.read("docProps/core.xml").decode("utf-8", errors="replace")
+            return f"<dc:creator>{GENERATOR}</dc:creator>" in core
+        with path.open("rb") as fh:
+            head = fh.read(4096).decode("utf-8", errors="replace")
+        return f'<meta name="generator" content="{GENERATOR}' in head
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return False
+
+
+def facts_frame(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
+                verified: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Where each result came from, as its manifest records it, and whether it was verified by
+    re-simulation (`fundsim verify`, or `--verify` now)."""
     rows = []
     for (label, res), folder in zip(results.items(), folders, strict=True):
         m = res.manifest
@@ -56,7 +95,9 @@ def facts_frame(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
                      "fundsim": versions.get("fundsim", ""), "python": versions.get("python", ""),
                      "numpy": versions.get("numpy", ""), "simpy": versions.get("simpy", ""),
                      "scenario sha256": m.get("scenario_sha256", ""),
-                     "runs.parquet sha256": m.get("files", {}).get("runs.parquet", "")})
+                     "runs.parquet sha256": m.get("files", {}).get("runs.parquet", ""),
+                     "verified by re-simulation": (verified or {}).get(
+                         label, describe_record(read_record(folder)))})
     return pd.DataFrame(rows)
 
 
@@ -71,7 +112,8 @@ def _percent(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return shown
 
 
-def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Path]) -> str:
+def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
+                verified: Mapping[str, str] | None = None) -> str:
     """The whole report as one HTML string (Plotly embedded once)."""
     seeds = {r.seed for r in results.values()}
     paired = len(seeds) == 1 and len(results) > 1
@@ -93,7 +135,12 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
         parts.append("<p class='warn'>These results use different seeds, so their runs do not "
                      "share random numbers: run-by-run differences would be noise and are left "
                      "out. Re-run them with one seed to compare them run by run.</p>")
-    parts += ["<h2>Where the results came from</h2>", _table(facts_frame(results, folders))]
+    parts += ["<h2>Where the results came from</h2>",
+              "<p class='note'>The sha256 values show the files are the ones the manifest lists; "
+              "they cannot show the numbers came from the model, since anyone can recompute them. "
+              "'Verified by re-simulation' says whether runs were re-run from the folder's own "
+              "scenario and seed and matched the stored rows bit for bit.</p>",
+              _table(facts_frame(results, folders, verified))]
     diffs = parameter_differences({name: r.scenario for name, r in results.items()})
     parts.append("<h2>How the scenarios differ</h2>")
     parts.append(_table(diffs) if not diffs.empty else "<p>The scenarios have the same parameters.</p>")
@@ -113,36 +160,68 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
     parts.append("</div>")
     body = "\n".join(parts)
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name=\"generator\" content=\"{GENERATOR} {html.escape(__version__)}\">"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
             f"<body>\n{body}\n</body></html>\n")
 
 
-def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path]) -> bytes:
+def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
+               verified: Mapping[str, str] | None = None) -> bytes:
     """Summary, paired differences, parameter differences and sources as worksheets (openpyxl)."""
     sheets = {"Summary": comparison.summary_frame(results)}
     if len({r.seed for r in results.values()}) == 1 and len(results) > 1:
         sheets["Paired differences"] = comparison.differences_frame(results)
     sheets["Parameters"] = parameter_differences({n: r.scenario for n, r in results.items()})
-    sheets["Sources"] = facts_frame(results, folders)
+    sheets["Sources"] = facts_frame(results, folders, verified)
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        writer.book.properties.creator = GENERATOR
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)
     return buffer.getvalue()
 
 
+@dataclass
+class WrittenReport:
+    """What `write_report` loaded and, with `verify_sample`, what re-simulation found."""
+
+    results: dict[str, BatchResults]
+    checks: dict[str, Verification] = field(default_factory=dict)
+
+    @property
+    def mismatched(self) -> list[str]:
+        return [label for label, check in self.checks.items() if not check.ok]
+
+
 def write_report(folders: Sequence[str | Path], out: str | Path,
-                 xlsx: str | Path | None = None) -> dict[str, BatchResults]:
-    """Check every folder, then write the HTML report (and the workbook). Nothing is written if
-    any folder is refused."""
-    results = load_for_report(folders)
-    files = {Path(out): render_html(results, folders).encode("utf-8")}
+                 xlsx: str | Path | None = None, force: bool = False,
+                 verify_sample: int | None = None) -> WrittenReport:
+    """Check every folder (and, with `verify_sample`, re-simulate that many runs of each), then
+    write the HTML report (and the workbook). Nothing is written if any folder is refused; an
+    existing file is replaced only with `force` and only if fundsim wrote it."""
+    targets = [(Path(out), "--out")] + ([(Path(xlsx), "--xlsx")] if xlsx is not None else [])
+    if xlsx is not None and Path(out).absolute() == Path(xlsx).absolute():
+        raise UsageError(f"--out and --xlsx are the same file ({out}); give two paths")
+    for path, option in targets:
+        check_target(path, option, force)
+    written = WrittenReport(load_for_report(folders))
+    results = written.results
+    verified = None
+    if verify_sample is not None:
+        verified = {}
+        for (label, res), folder in zip(results.items(), folders, strict=True):
+            check = verify_results(res, Path(folder), verify_sample)
+            written.checks[label] = check
+            verified[label] = (f"{'verified' if check.ok else 'MISMATCH'} now: {len(check.checked)} "
+                               f"of {check.total_runs} runs re-simulated"
+                               + ("" if check.ok else f" ({'; '.join(check.mismatches[:3])})"))
+    files = {Path(out): render_html(results, folders, verified).encode("utf-8")}
     if xlsx is not None:
-        files[Path(xlsx)] = xlsx_bytes(results, folders)
+        files[Path(xlsx)] = xlsx_bytes(results, folders, verified)
     try:
         for path, data in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, data)
     except OSError as exc:
         raise UsageError(f"{exc.filename or out}: cannot write the report ({exc.strerror})") from None
-    return results
+    return written

@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import tempfile
+import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -24,7 +25,8 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from .errors import ResultsError, UsageError
+from . import folders, locking
+from .errors import ResultsError, ScenarioError, UsageError
 from .files import sha256_file
 from .model import MONTH_OUTPUTS, RUN_OUTPUTS, YEAR_OUTPUTS
 from .runner import Chunk
@@ -138,8 +140,19 @@ def library_versions() -> dict[str, str]:
 def save_results(results: BatchResults, folder: str | Path, force: bool = False,
                  extra: dict[str, Any] | None = None) -> Path:
     folder = Path(folder)
+    folders.safe_name(folder.name, str(folder))
+    locking.acquire(folder)  # one writer per folder, as for `fundsim run`
+    try:
+        return _save_locked(results, folder, force, extra)
+    finally:
+        locking.release(folder)
+
+
+def _save_locked(results: BatchResults, folder: Path, force: bool,
+                 extra: dict[str, Any] | None) -> Path:
     if folder.exists() and not force:
         raise UsageError(f"{folder}: results folder already exists; use --force to replace it")
+    folders.check_replaceable(folder, (folders.RESULTS,))
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     try:
@@ -150,6 +163,8 @@ def save_results(results: BatchResults, folder: str | Path, force: bool = False,
         (tmp / "scenario.toml").write_text(tomli_w.dumps(resolved))
         manifest = {
             "format_version": FORMAT_VERSION,
+            "status": "complete",
+            "written_by": "fundsim",
             "scenario_name": results.scenario.name,
             "scenario_sha256": results.scenario.sha256(),
             "scenario": resolved,
@@ -161,8 +176,7 @@ def save_results(results: BatchResults, folder: str | Path, force: bool = False,
             **(extra or {}),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        if folder.exists():
-            shutil.rmtree(folder)
+        folders.remove(folder, (folders.RESULTS,))
         os.replace(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -174,24 +188,90 @@ def save_results(results: BatchResults, folder: str | Path, force: bool = False,
 # ------------------------------------------------------------------------------ loading
 
 
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    """manifest.json as a dict whose fields have the types a results folder's manifest has."""
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ResultsError(f"{folder}: manifest.json is unreadable ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ResultsError(f"{folder}: manifest.json is unreadable (not a JSON object)")
+    if manifest.get("status") == "partial":
+        raise ResultsError(f"{folder}: an unfinished batch, not a results folder; finish it with "
+                           "`fundsim run ... --resume`")
+    expected = {"files": dict, "seed": int, "scenario": dict, "runs": int, "scenario_sha256": str}
+    for key, kind in expected.items():
+        value = manifest.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            shown = "missing" if key not in manifest else f"a {type(value).__name__}"
+            raise ResultsError(f"{folder}: manifest.json is unreadable ({key} is {shown}, not a "
+                               f"{kind.__name__})")
+    if manifest["seed"] < 0 or manifest["runs"] < 1:
+        raise ResultsError(f"{folder}: manifest.json is unreadable (seed {manifest['seed']}, runs "
+                           f"{manifest['runs']})")
+    if not all(isinstance(v, str) for v in manifest["files"].values()):
+        raise ResultsError(f"{folder}: manifest.json is unreadable (files must map names to sha256)")
+    return manifest
+
+
+def _read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except Exception as exc:  # pyarrow raises its own types for a damaged or foreign file
+        raise ResultsError(f"{path}: cannot be read as a results table ({type(exc).__name__}: "
+                           f"{exc})") from None
+
+
+def cross_check(folder: Path, manifest: dict[str, Any], scenario: Scenario) -> None:
+    """What the hashes cannot show: that the files agree with each other and with the manifest.
+
+    A sha256 only proves a file is the one the manifest lists, and anyone can rewrite both. Here:
+    `scenario.toml` is the manifest's scenario; `runs.parquet` holds exactly runs 0..runs-1 in
+    order; `years.parquet` one row per run and fiscal year of the horizon; `bands.parquet` one row
+    per month of the horizon for each metric. (The seed cannot be checked from the tables: only
+    re-simulating them can, which is what `fundsim verify` does.)
+    """
+    folder = Path(folder)
+    try:
+        text = (folder / "scenario.toml").read_text(encoding="utf-8")
+        from_toml = scenario_from_dict(tomllib.loads(text), source=str(folder / "scenario.toml"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ScenarioError) as exc:
+        raise ResultsError(f"{folder}: scenario.toml cannot be read back ({exc})") from None
+    if from_toml.sha256() != scenario.sha256():
+        raise ResultsError(f"{folder}: scenario.toml and the scenario in manifest.json differ (their "
+                           "sha256 do not match): one was edited; re-run the scenario")
+    runs = manifest["runs"]
+    index = _read_table(folder / "runs.parquet", ["run"])["run"].to_numpy()
+    if len(index) != runs or not np.array_equal(index, np.arange(runs)):
+        raise ResultsError(f"{folder}: runs.parquet holds {len(index)} rows, not runs 0 to "
+                           f"{runs - 1} in order as manifest.json says ({runs} runs)")
+    years = scenario.horizon.years
+    table = _read_table(folder / "years.parquet", ["run", "fiscal_year"])
+    if (len(table) != runs * years
+            or not np.array_equal(table["run"].to_numpy(), np.repeat(np.arange(runs), years))
+            or not np.array_equal(table["fiscal_year"].to_numpy(),
+                                  np.tile(np.arange(1, years + 1), runs))):
+        raise ResultsError(f"{folder}: years.parquet does not hold one row per run and fiscal year "
+                           f"({runs} runs x {years} years) as the manifest and scenario say")
+    bands = _read_table(folder / "bands.parquet", ["month", "metric"])
+    for metric, rows in bands.groupby("metric", sort=False):
+        if not np.array_equal(rows["month"].to_numpy(), np.arange(12 * years)):
+            raise ResultsError(f"{folder}: bands.parquet does not hold {12 * years} months of "
+                               f"{metric} as the scenario's horizon says")
+
+
 def load_results(folder: str | Path) -> BatchResults:
-    """A saved results folder, checked file by file against its manifest."""
+    """A saved results folder, checked file by file against its manifest, and the files against
+    each other (`cross_check`)."""
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
     if not folder.is_dir():
         raise ResultsError(f"{folder}: not a results folder (no such directory)")
     if not manifest_path.is_file():
         raise ResultsError(f"{folder}: not a results folder (manifest.json is missing)")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("status") == "partial":
-            raise ResultsError(f"{folder}: an unfinished batch, not a results folder; finish it with "
-                               "`fundsim run ... --resume`")
-        files = manifest["files"]
-        seed = int(manifest["seed"])
-        resolved = manifest["scenario"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ResultsError(f"{folder}: manifest.json is unreadable ({exc})") from None
+    manifest = _read_manifest(folder)
+    files = manifest["files"]
     for name in DATA_FILES:
         path = folder / name
         if not path.is_file():
@@ -200,9 +280,13 @@ def load_results(folder: str | Path) -> BatchResults:
             raise ResultsError(
                 f"{folder}: {name} does not match its manifest (sha256 differs): the folder was "
                 "changed after it was written; re-run the scenario")
-    scenario = scenario_from_dict(resolved, source=str(manifest_path))
-    if scenario.sha256() != manifest.get("scenario_sha256"):
+    try:
+        scenario = scenario_from_dict(manifest["scenario"], source=str(manifest_path))
+    except ScenarioError as exc:
+        raise ResultsError(f"{folder}: the scenario in manifest.json is not valid: {exc}") from None
+    if scenario.sha256() != manifest["scenario_sha256"]:
         raise ResultsError(f"{folder}: the scenario in manifest.json does not match its sha256")
-    return BatchResults(scenario, seed, pd.read_parquet(folder / "runs.parquet"),
-                        pd.read_parquet(folder / "years.parquet"),
-                        pd.read_parquet(folder / "bands.parquet"), manifest)
+    cross_check(folder, manifest, scenario)
+    return BatchResults(scenario, manifest["seed"], _read_table(folder / "runs.parquet"),
+                        _read_table(folder / "years.parquet"),
+                        _read_table(folder / "bands.parquet"), manifest)

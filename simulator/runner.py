@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import ModelError
 from .model import (
     MONTH_OUTPUTS,
     RUN_OUTPUTS,
@@ -37,15 +38,69 @@ _COMPILED: dict[str, CompiledScenario] = {}
 def _compiled(scenario: Scenario) -> CompiledScenario:
     key = scenario.sha256()
     if key not in _COMPILED:
+        check_event_budget(scenario)
         if len(_COMPILED) > 32:
             _COMPILED.clear()
         _COMPILED[key] = compile_scenario(scenario)
     return _COMPILED[key]
 
 
+def check_event_budget(scenario: Scenario) -> None:
+    """Refuse a scenario whose runs would schedule more SimPy events than `bounds.EVENT_BUDGET`.
+
+    Validation already applies this bound; the runner applies it again because a `Scenario` can be
+    built without validation (`model_construct`), and the runner is the last door before the work.
+    """
+    from .bounds import event_problems
+
+    problems = event_problems(scenario)
+    if problems:
+        raise ModelError(f"{scenario.name}: {problems[0].render()}")
+
+
+def _simulate(cs: CompiledScenario, seed: int, run: int):
+    """One run, with any arithmetic failure turned into a plain `ModelError` naming the run."""
+    try:
+        return simulate(cs, seed, run)
+    except (ArithmeticError, ValueError, RecursionError) as exc:
+        raise ModelError(f"{cs.scenario.name}: run {run} (seed {seed}) cannot be computed "
+                         f"({type(exc).__name__}: {exc}); the scenario's values are outside what "
+                         "the model can compute: check its largest and smallest numbers") from None
+
+
+# Outputs that may be NaN: a cost per disruption where there were none is not a number, honestly.
+_MAY_BE_NAN = frozenset({"cost_per_disruption_k"})
+_EXACT = 2.0**53
+_HINTS = {"disruptions": "operations.disruptions_per_fte_year, workforce.initial_fte and the "
+                         "capabilities' productivity_uplift",
+          "money": "funding.baseline_budget_m, the costs and workforce.cost_per_fte_k"}
+
+
+def check_outputs(name: str, start: int, names: tuple[str, ...], arr: np.ndarray, what: str) -> None:
+    """Refuse a chunk holding a non-finite output (NaN only where it means "none"), or a value too
+    large to store exactly (counts are 64-bit integers: a larger float would wrap to
+    -9223372036854775808). `arr` has runs first and outputs last."""
+    flat = arr.reshape(arr.shape[0], -1, arr.shape[-1])
+    bad = ~np.isfinite(flat) | (np.abs(flat) >= _EXACT)
+    for j, output in enumerate(names):
+        if output in _MAY_BE_NAN:
+            bad[:, :, j] &= ~np.isnan(flat[:, :, j])
+    if not bad.any():
+        return
+    i, k, j = (int(x[0]) for x in np.nonzero(bad))
+    output = names[j]
+    value = flat[i, k, j]
+    hint = _HINTS["disruptions" if "disruption" in output or "fte" in output else "money"]
+    raise ModelError(f"{name}: run {start + i}: {what} output {output} = {value:g}: outputs must be "
+                     f"finite numbers below {_EXACT:.0e} (where counts are exact); the scenario's "
+                     f"values overflow what a run can count; check {hint}")
+
+
 def run_once(scenario: Scenario, run: int, seed: int) -> dict[str, float]:
     """One run: a dict of the per-run outputs (exactly row `run` of a batch with this seed)."""
-    out = simulate(_compiled(scenario), seed, run)
+    out = _simulate(_compiled(scenario), seed, run)
+    check_outputs(scenario.name, run, RUN_OUTPUTS,
+                  np.array([[out.run[k] for k in RUN_OUTPUTS]], dtype=float), "per-run")
     return {"run": run, **out.run}
 
 
@@ -68,10 +123,13 @@ def simulate_chunk(scenario: Scenario, seed: int, start: int, stop: int) -> Chun
     years = np.empty((n, cs.years, len(YEAR_OUTPUTS)))
     months = np.empty((n, cs.months, len(MONTH_OUTPUTS)))
     for i, run in enumerate(range(start, stop)):
-        out = simulate(cs, seed, run)
+        out = _simulate(cs, seed, run)
         runs[i] = [out.run[k] for k in RUN_OUTPUTS]
         years[i] = np.column_stack([out.years[k] for k in YEAR_OUTPUTS])
         months[i] = np.column_stack([out.months[k] for k in MONTH_OUTPUTS])
+    check_outputs(scenario.name, start, RUN_OUTPUTS, runs, "per-run")
+    check_outputs(scenario.name, start, YEAR_OUTPUTS, years, "per-year")
+    check_outputs(scenario.name, start, MONTH_OUTPUTS, months, "monthly")
     return Chunk(start, stop, runs, years, months)
 
 

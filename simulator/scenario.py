@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from . import bounds
 from .distributions import DIST_KINDS, Distribution, Fixed
 from .errors import Problem, ScenarioError, problem
 
@@ -32,6 +33,8 @@ MAX_CONFIRMATION_DELAY_MONTHS = 11.0
 10-11 months in, the latest point the sources show); longer draws are capped here."""
 
 SHARE_TOLERANCE = 1e-6
+MAX_BASE_CHAIN = 16
+"""`base` inheritance deeper than this is a mistake (the shipped files use one level)."""
 
 
 class ScenarioInfo(BaseModel):
@@ -211,13 +214,25 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate already-parsed scenario data (a dict as TOML would give it)."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [problem("", "must be a table of scenario sections", data)])
+    too_deep = bounds.depth_problem(data)  # before deepcopy, which would recurse that deep
+    if too_deep is not None:
+        raise ScenarioError(source, [too_deep])
     data = _drop_disabled(copy.deepcopy(data), source)
     if not data:
         raise ScenarioError(source, [problem("", "the file is empty; see scenarios/baseline.toml")])
+    too_many = bounds.count_problems(data)
+    if too_many:
+        raise ScenarioError(source, too_many)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(source, _problems_from(exc)) from None
+    beyond = bounds.scenario_problems(scenario)  # what the scenario asks of the machine
+    if beyond:
+        raise ScenarioError(source, beyond)
+    return scenario
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -225,7 +240,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError(str(path), [problem("", "file not found")])
     if not path.is_file():
         raise ScenarioError(str(path), [problem("", "not a file")])
-    raw = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > bounds.MAX_FILE_BYTES:
+            rule = (f"the file is {size:,} bytes; a scenario is a few kilobytes (at most "
+                    f"{bounds.MAX_FILE_BYTES:,} bytes are read)")
+            raise ScenarioError(str(path), [problem("", rule)])
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(str(path), [problem("", f"cannot be read ({exc.strerror or exc})")]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -235,6 +258,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), [problem("", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        rule = (f"tables and arrays nest too deeply (at most {bounds.MAX_DEPTH} levels are read; a "
+                "scenario needs 5)")
+        raise ScenarioError(str(path), [problem("", rule)]) from None
 
 
 def _read_resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
@@ -242,7 +269,13 @@ def _read_resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if resolved in chain:
         cycle = " -> ".join(p.name for p in (*chain, resolved))
         raise ScenarioError(str(path), [problem("base", f"inheritance cycle: {cycle}")])
+    if len(chain) >= MAX_BASE_CHAIN:
+        rule = f"more than {MAX_BASE_CHAIN} files inherit one another through base"
+        raise ScenarioError(str(path), [problem("base", rule)])
     data = _read_toml(path)
+    too_deep = bounds.depth_problem(data)  # before deep_merge, which recurses through tables
+    if too_deep is not None:
+        raise ScenarioError(str(path), [too_deep])
     base = data.pop("base", None)
     if base is None:
         return data

@@ -29,6 +29,7 @@ import errno
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import tomli_w
 
+from . import folders, locking
 from .errors import ResultsError, RunError, UsageError
 from .files import parquet_bytes, sha256_file, write_atomic
 from .model import MONTH_OUTPUTS
@@ -53,13 +55,13 @@ from .results import (
 from .runner import Chunk
 from .scenario import Scenario
 
-PARTIAL_SUFFIX = ".partial"
+PARTIAL_SUFFIX = folders.PARTIAL_SUFFIX
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 
 def partial_folder(folder: Path) -> Path:
     """Where an unfinished batch for `folder` lives."""
-    return folder.with_name(folder.name + PARTIAL_SUFFIX)
+    return folders.partial_of(folder)
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -98,10 +100,27 @@ class ChunkStore:
         batch must be asked for the same plan, scenario and seed, or it would not reproduce.
         """
         folder = Path(folder)
+        # One writer per folder, taken before anything is checked or deleted; re-entrant, so the
+        # CLI can hold it for the whole command. Released by `publish`.
+        locking.acquire(folder)
+        try:
+            return cls._open_locked(folder, scenario, seed, plan, resume, force)
+        except BaseException:
+            locking.release(folder)
+            raise
+
+    @classmethod
+    def _open_locked(cls, folder: Path, scenario: Scenario, seed: int, plan: dict[str, Any],
+                     resume: bool, force: bool) -> ChunkStore:
         partial = partial_folder(folder)
+        if folder.exists() and force:
+            folders.check_replaceable(folder, (folders.RESULTS,))
         if folder.exists() and not force:
             raise UsageError(f"{folder}: results folder already exists; use --force to replace it "
                              "(nothing was run)")
+        if partial.exists() and (resume or force):
+            folders.check_replaceable(partial, (folders.PARTIAL,),
+                                      "--resume" if resume and not force else "--force")
         if partial.exists() and resume and (partial / "manifest.json").exists():
             return cls._resume(folder, scenario, seed, plan)
         if partial.exists() and not force and not resume:
@@ -109,6 +128,8 @@ class ChunkStore:
                              "or --force to start again (nothing was run)")
         manifest = {
             "status": "partial",
+            "written_by": "fundsim",
+            "batch": uuid.uuid4().hex,  # this batch's identity: its assembly checks against it
             "format_version": FORMAT_VERSION,
             "scenario_name": scenario.name,
             "scenario_sha256": scenario.sha256(),
@@ -119,9 +140,8 @@ class ChunkStore:
         }
         try:  # built under a temporary name, so a partial folder always has its manifest
             staging = partial.with_name(f".{partial.name}.new")
-            for old in (partial, staging):
-                if old.exists():
-                    shutil.rmtree(old)
+            folders.remove(partial, (folders.PARTIAL,))
+            folders.remove(staging, (folders.PARTIAL,))
             (staging / "chunks").mkdir(parents=True)
             write_atomic(staging / "manifest.json", json.dumps(manifest, indent=1).encode())
             os.replace(staging, partial)
@@ -264,6 +284,7 @@ class ChunkStore:
             expected = self.done()[a]
         if expected != runs:
             raise ResultsError(f"{self.partial}: runs {expected}-{runs - 1} are missing")
+        self._check_chunk_files(starts)
         try:
             self._assemble(starts, runs, extra or {})
         except OSError as exc:
@@ -271,11 +292,50 @@ class ChunkStore:
                 raise _disk_error(exc, self.partial, self.kept_message()) from None
             raise
 
+    def _check_chunk_files(self, starts: list[int]) -> None:
+        """Every chunk file about to be assembled is byte for byte the one this batch wrote (its
+        sha256 as recorded when written): a file another process put there is never published."""
+        for start in starts:
+            for name, digest in self.manifest["chunks"][str(start)]["files"].items():
+                path = self.partial / "chunks" / name
+                if not path.is_file() or sha256_file(path) != digest:
+                    raise ResultsError(
+                        f"{path}: is not the chunk this batch wrote (sha256 differs); another "
+                        "process has written into this batch's folder. Nothing was published; run "
+                        "again with --force")
+
+    def check_assembled(self) -> None:
+        """Before the rename: the assembled folder agrees with its own manifest, and the manifest
+        with this batch (seed, scenario, run count), so a folder holding anything else is never
+        published."""
+        from .results import cross_check
+
+        path = self.partial / "manifest.json"
+        try:
+            on_disk = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ResultsError(f"{path}: cannot be read back ({exc}); nothing was published") from None
+        mine = self.manifest
+        for key in ("seed", "scenario_sha256", "runs", "batch"):
+            if on_disk.get(key) != mine.get(key):
+                raise ResultsError(
+                    f"{self.partial}: manifest.json says {key} = {on_disk.get(key)!r}, but this "
+                    f"batch has {mine.get(key)!r}: another process wrote here. Nothing was "
+                    "published; run again with --force")
+        for name in DATA_FILES:
+            if sha256_file(self.partial / name) != on_disk["files"].get(name):
+                raise ResultsError(f"{self.partial}: {name} does not match the manifest just "
+                                   "written; nothing was published; run again with --force")
+        cross_check(self.partial, on_disk, self.scenario)
+
     def publish(self, force: bool) -> Path:
-        """Rename the assembled partial folder to its final name (replacing one only with force)."""
+        """Check the assembled folder, then rename it to its final name (replacing an existing
+        one only with force, and only if fundsim wrote it). Lets go of the folder's lock."""
+        self.check_assembled()
         if self.folder.exists() and force:
-            shutil.rmtree(self.folder)
+            folders.remove(self.folder, (folders.RESULTS,))
         os.replace(self.partial, self.folder)
+        locking.release(self.folder)
         return self.folder
 
     def finish(self, runs: int, force: bool, extra: dict[str, Any] | None = None) -> Path:
@@ -296,6 +356,8 @@ class ChunkStore:
         manifest = {
             "format_version": FORMAT_VERSION,
             "status": "complete",
+            "written_by": "fundsim",
+            "batch": self.manifest.get("batch"),
             "scenario_name": self.scenario.name,
             "scenario_sha256": self.scenario.sha256(),
             "scenario": resolved,

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import folders, locking
 from .analysis import MAIN_METRICS, mean_ci
 from .batch import Advance, run_streaming, stream_chunk_size
 from .errors import FundsimError, ResultsError, ScenarioError, UsageError
@@ -174,7 +175,8 @@ def plan_sweep(scenario: Scenario, varies: list[Vary], lhs: int | None, seed: in
 
 
 def sweep_folder(out: Path, stem: str) -> Path:
-    return out / f"{stem}-sweep"
+    """`out/<stem>-sweep`, with `stem` checked to be a safe folder name (`folders.safe_name`)."""
+    return folders.inside(out, folders.safe_name(stem, f"{stem}.toml") + "-sweep")
 
 
 def sweep_preflight(folder: Path, resume: bool, force: bool) -> None:
@@ -199,24 +201,42 @@ def run_sweep(design: SweepDesign, folder: Path, runs: int, seed: int, executor:
               chunk_size: int | None = None, resume: bool = False, force: bool = False,
               on_point: Any = None, advance: Advance | None = None) -> SweepOutcome:
     """Run every point of the design with the same seeds; write the sweep folder atomically."""
-    scenario, varies, lhs, points = design.base, design.varies, design.lhs, design.points
-    partial = partial_folder(folder)
+    scenario, varies, lhs = design.base, design.varies, design.lhs
     size = chunk_size or stream_chunk_size(runs)
     plan = {
         "kind": "sweep", "scenario_sha256": scenario.sha256(), "seed": seed, "runs": runs,
         "chunk_size": size, "design": "lhs" if lhs is not None else "grid", "lhs": lhs,
         "vary": [{"path": v.path, "low": v.low, "high": v.high, "steps": v.steps} for v in varies],
     }
+    locking.acquire(folder)  # one writer per sweep folder; re-entrant for the CLI's own hold
+    try:
+        return _run_sweep_locked(design, folder, runs, seed, executor, chunk_size, resume, force,
+                                 on_point, advance, plan, size)
+    finally:
+        locking.release(folder)
+
+
+def _run_sweep_locked(design: SweepDesign, folder: Path, runs: int, seed: int,
+                      executor: ChunkExecutor, chunk_size: int | None, resume: bool, force: bool,
+                      on_point: Any, advance: Advance | None, plan: dict[str, Any],
+                      size: int) -> SweepOutcome:
+    points = design.points
+    partial = partial_folder(folder)
     sweep_preflight(folder, resume, force)
+    if folder.exists():
+        folders.check_replaceable(folder, (folders.SWEEP,))
     resumed = False
     if partial.exists():
+        folders.check_replaceable(partial, (folders.SWEEP_PARTIAL,),
+                                  "--resume" if resume and not force else "--force")
         if resume and (partial / "manifest.json").exists():
             _check_resume(partial, plan, chunk_size)
             size = plan["chunk_size"]
             resumed = True
         else:
             shutil.rmtree(partial)
-    manifest = {"status": "partial", **plan, "scenario": scenario.to_dict(),
+    scenario = design.base
+    manifest = {"status": "partial", "written_by": "fundsim", **plan, "scenario": scenario.to_dict(),
                 "scenario_name": scenario.name,
                 "points": [{"id": point_id(i), "values": p} for i, p in enumerate(points)]}
     try:
@@ -232,8 +252,7 @@ def run_sweep(design: SweepDesign, folder: Path, runs: int, seed: int, executor:
         if on_point is not None:
             on_point(i, len(points))
         if not _finished(target):
-            if target.exists():
-                shutil.rmtree(target)
+            folders.remove(target, (folders.RESULTS,))
             run_streaming([(variant, target)], runs, seed, executor, chunk_size=size,
                           resume=True, advance=advance)
         rows.append(_point_row(i, values, target))
@@ -243,8 +262,7 @@ def run_sweep(design: SweepDesign, folder: Path, runs: int, seed: int, executor:
              "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
              "files": {"points.parquet": points_sha256}}
     write_atomic(partial / "manifest.json", json.dumps(final, indent=1).encode())
-    if folder.exists():
-        shutil.rmtree(folder)
+    folders.remove(folder, (folders.SWEEP,))
     os.replace(partial, folder)
     return SweepOutcome(folder, table, runs, resumed)
 

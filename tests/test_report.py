@@ -84,14 +84,46 @@ def test_a_folder_that_does_not_match_its_manifest_is_refused_and_nothing_is_wri
     assert not out.exists() and not list(tmp_path.glob(".report.html*"))
 
 
-def test_an_existing_report_is_kept_without_force(folders, tmp_path, capsys):
+def test_an_existing_report_is_kept_without_force_and_replaced_with_it(folders, tmp_path, capsys):
     out = tmp_path / "report.html"
-    out.write_text("mine")
+    assert fundsim(["report", str(folders["annual"]), "--out", str(out)]) == 0
+    first = out.read_bytes()
     assert fundsim(["report", str(folders["annual"]), "--out", str(out)]) == 2
     assert "already exists; use --force" in capsys.readouterr().err
-    assert out.read_text() == "mine"
-    assert fundsim(["report", str(folders["annual"]), "--out", str(out), "--force"]) == 0
-    assert "<html" in out.read_text()
+    assert out.read_bytes() == first
+    assert fundsim(["report", str(folders["three_year"]), "--out", str(out), "--force"]) == 0
+    assert "three_year" in out.read_text() and out.read_bytes() != first
+
+
+@pytest.mark.parametrize("name", ["report.html", "book.xlsx"])
+def test_force_never_replaces_a_file_fundsim_did_not_write(folders, tmp_path, capsys, name):
+    """Issue 13: `report --force` once overwrote any file at --out, a finance team's own workbook
+    included. Now only a report carrying fundsim's generator mark is replaced."""
+    theirs = tmp_path / name
+    theirs.write_bytes(b"a finance team's own file")
+    option = "--xlsx" if name.endswith(".xlsx") else "--out"
+    args = ["report", str(folders["annual"]), "--out", str(tmp_path / "r.html"), "--force"]
+    if option == "--out":
+        args[3] = str(theirs)
+    else:
+        args += ["--xlsx", str(theirs)]
+    assert fundsim(args) == 2
+    assert "--force replaces only a report fundsim wrote" in capsys.readouterr().err
+    assert theirs.read_bytes() == b"a finance team's own file"
+
+
+def test_a_workbook_fundsim_wrote_is_replaced_with_force(folders, tmp_path):
+    book = tmp_path / "t.xlsx"
+    args = ["report", str(folders["annual"]), "--out", str(tmp_path / "r.html"), "--xlsx", str(book)]
+    assert fundsim(args) == 0
+    assert openpyxl.load_workbook(book).properties.creator == "fundsim"
+    assert fundsim([*args, "--force"]) == 0
+
+
+def test_out_and_xlsx_on_one_file_is_bad_input(folders, tmp_path, capsys):
+    same = str(tmp_path / "same")
+    assert fundsim(["report", str(folders["annual"]), "--out", same, "--xlsx", same]) == 2
+    assert "are the same file" in capsys.readouterr().err
 
 
 def test_an_unwritable_report_path_is_a_clear_error(folders, tmp_path, capsys):

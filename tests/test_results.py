@@ -73,3 +73,72 @@ def test_missing_folder_or_manifest_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ResultsError, match=r"manifest\.json is missing"):
         load_results(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"files": ["runs.parquet"]}, r"files is a list, not a dict"),
+    ({"seed": "7"}, r"seed is a str, not a int"),
+    ({"seed": -1}, r"seed -1"),
+    ({"runs": True}, r"runs is a bool, not a int"),
+    ({"scenario": None}, r"scenario is a NoneType, not a dict"),
+    ({"files": {"runs.parquet": 5}}, r"files must map names to sha256"),
+])
+def test_a_manifest_with_fields_of_the_wrong_kind_is_refused_not_a_crash(batch, tmp_path, change,
+                                                                          message):
+    """Issue 13: a manifest whose `files` is a list ended in "internal error" (TypeError)."""
+    folder = batch.save(tmp_path / "m")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.update(change)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ResultsError, match=rf"manifest\.json is unreadable \({message}"):
+        load_results(folder)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "null", "{", "[" * 100_000])
+def test_a_manifest_that_is_not_an_object_is_refused(batch, tmp_path, text):
+    folder = batch.save(tmp_path / "m")
+    (folder / "manifest.json").write_text(text)
+    with pytest.raises(ResultsError, match=r"manifest\.json is unreadable"):
+        load_results(folder)
+
+
+def test_years_that_do_not_match_the_run_count_are_refused_even_when_rehashed(batch, tmp_path):
+    import hashlib
+
+    folder = batch.save(tmp_path / "y")
+    years = pd.read_parquet(folder / "years.parquet")
+    years[years["fiscal_year"] != 6].to_parquet(folder / "years.parquet", index=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["years.parquet"] = hashlib.sha256((folder / "years.parquet").read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ResultsError, match=r"years\.parquet does not hold one row per run and fiscal "
+                                           r"year \(15 runs x 6 years\)"):
+        load_results(folder)
+
+
+def test_a_data_file_that_is_not_parquet_is_refused(batch, tmp_path):
+    import hashlib
+
+    folder = batch.save(tmp_path / "p")
+    (folder / "runs.parquet").write_bytes(b"not parquet")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["runs.parquet"] = hashlib.sha256(b"not parquet").hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ResultsError, match=r"runs\.parquet: cannot be read as a results table"):
+        load_results(folder)
+
+
+def test_save_writes_a_manifest_that_says_fundsim_wrote_it_and_keeps_no_lock(batch, tmp_path):
+    folder = batch.save(tmp_path / "w")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["written_by"] == "fundsim" and manifest["status"] == "complete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
+
+
+def test_save_refuses_to_replace_a_folder_fundsim_did_not_write(batch, tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("keep")
+    with pytest.raises(UsageError, match="replaces only a fundsim results folder"):
+        batch.save(theirs, force=True)
+    assert (theirs / "notes.txt").read_text() == "keep"

@@ -149,3 +149,44 @@ def test_a_batch_killed_before_its_first_manifest_starts_afresh_on_resume(tmp_pa
     assert store.done() == {} and not (stray / "runs-000000000.parquet").exists()
     _fill(store, chunk_bounds(RUNS, SIZE))
     _assert_same(store.finish(RUNS, force=False), reference)
+
+
+def test_a_chunk_file_another_process_replaced_is_never_published(tmp_path):
+    """What made issue 13's mixed folder: a second writer's chunk files under the first's manifest.
+    Assembly checks every chunk against the digest this batch recorded when it wrote it."""
+    bounds = chunk_bounds(RUNS, SIZE)
+    store = _store(tmp_path / "annual")
+    _fill(store, bounds)
+    other = _store(tmp_path / "other", seed=SEED + 1)
+    _fill(other, bounds[1:2])
+    name = "runs-000000008.parquet"
+    foreign = partial_folder(tmp_path / "other") / "chunks" / name
+    (partial_folder(tmp_path / "annual") / "chunks" / name).write_bytes(foreign.read_bytes())
+    with pytest.raises(ResultsError, match=rf"{name}: is not the chunk this batch wrote .*Nothing "
+                                           r"was published"):
+        store.finish(RUNS, force=False)
+    assert not (tmp_path / "annual").exists()
+
+
+@pytest.mark.parametrize("key, value", [("seed", SEED + 1), ("runs", RUNS - 1), ("batch", "x")])
+def test_an_assembled_folder_that_disagrees_with_this_batch_is_not_published(tmp_path, key, value):
+    store = _store(tmp_path / "annual")
+    _fill(store, chunk_bounds(RUNS, SIZE))
+    store.assemble(RUNS)
+    path = partial_folder(tmp_path / "annual") / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest[key] = value
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ResultsError, match=rf"manifest\.json says {key} = .*another process wrote "
+                                           r"here\. Nothing was published"):
+        store.publish(force=False)
+    assert not (tmp_path / "annual").exists()
+
+
+def test_an_assembled_data_file_changed_before_the_rename_is_not_published(tmp_path):
+    store = _store(tmp_path / "annual")
+    _fill(store, chunk_bounds(RUNS, SIZE))
+    store.assemble(RUNS)
+    (partial_folder(tmp_path / "annual") / "bands.parquet").write_bytes(b"x")
+    with pytest.raises(ResultsError, match=r"bands\.parquet does not match the manifest just written"):
+        store.publish(force=False)
