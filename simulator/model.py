@@ -37,7 +37,7 @@ RUN_OUTPUTS = (
     "final_productivity", "cost_per_disruption_k", "mean_temporary_fte", "temporary_spend_m",
     "overhead_m", "emergency_cover_m", "received_m", "spent_m", "interim_months",
 )
-"""Per-run outputs: MODEL.md's eleven, then the money and planning figures behind them."""
+"""Per-run outputs: the eleven of docs/design.md, then the money and planning figures behind them."""
 
 YEAR_OUTPUTS = (
     "disruptions_total", "priority_disruptions", "non_priority_disruptions", "lapsed_funds_m",

@@ -1,6 +1,6 @@
 """Keyed random numbers: every draw is a pure function of (seed, run, what it is about, index).
 
-MODEL.md asks that run i of every scenario use the root `SeedSequence(seed, spawn_key=(i,))` and
+docs/design.md asks that run i of every scenario use the root `SeedSequence(seed, spawn_key=(i,))` and
 that each draw be keyed by what it is about (a stream's amount in a year, a project's lead time, a
 month's disruptions), never by the order in which events happen. A sequential generator threaded
 through the event loop cannot give that: one extra event would shift every later draw. So the run's

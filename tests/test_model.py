@@ -97,7 +97,7 @@ def test_flat_scenario_spends_exactly_its_commitments():
 
 
 def certain(scenario: Scenario, settlement_years: int, delay: float = -1.0) -> Scenario:
-    """MODEL.md's certainty: confirmed by the period start, no volatility, no tranches, all
+    """docs/design.md's certainty: confirmed by the period start, no volatility, no tranches, all
     unspent money carried over, and no project needing more cover than one year gives."""
     data = scenario.to_dict()
     for stream in data["funding"]["streams"].values():
