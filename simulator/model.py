@@ -61,6 +61,15 @@ class CompiledStream:
     expected_m: np.ndarray  # gross expected amount per fiscal year
     period_starts: tuple[int, ...]  # first fiscal year (0-based) of each settlement period
     tranche_stream: bool
+    real_growth: float
+
+    def expected(self, year: int) -> float:
+        """Expected gross amount in a fiscal year, past the horizon too (the organisation plans
+        beyond the run's end): the compiled amounts, extended at the scenario's real growth."""
+        last = len(self.expected_m) - 1
+        if year <= last:
+            return float(self.expected_m[year])
+        return float(self.expected_m[last]) * (1.0 + self.real_growth) ** (year - last)
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         spec = scenario.funding.streams[name]
         starts = tuple(range(0, years, spec.settlement_years))
         streams.append(CompiledStream(name, spec, totals * spec.share, starts,
-                                      spec.arrival == "tranches"))
+                                      spec.arrival == "tranches", growth))
         # Keyed by what each draw is about: the amount of a stream in a fiscal year, the delay of
         # the settlement that starts in a fiscal year, the j-th tranche of a stream in a year.
         draws.add(f"amount/{name}", (str(y) for y in range(years)))
@@ -266,10 +275,13 @@ class _Model:
         self.per_fte_month = self.ops.disruptions_per_fte_year / 12.0
         self.fixed_month = self.org.fixed_costs_m_per_year / 12.0
         self.legacy_month = self.org.legacy_it_cost_m_per_year / 12.0
-        self.any_active = False
+        self.any_contracted = False  # a project active or paused: the ledger has capital to post
         self.priority_share = self.ops.priority_share_base
         self.modernised = False
         self.run_cost_month = 0.0
+        # Years of planned capital a contract may count on: the longest project's expected lead.
+        self.contract_lookahead = max(
+            (math.ceil(p.spec.lead_time_months.mean() / 12.0) for p in cs.projects), default=0)
         self.projects = []
         for p in cs.projects:
             spec = p.spec
@@ -489,9 +501,7 @@ class _Model:
         horizon are planned like any unconfirmed year (the organisation does not know the run ends)."""
         if year < self.cs.years and s.confirmed[year]:
             return float(s.amounts[year])
-        funding = self.cs.scenario.funding
-        expected = funding.baseline_budget_m * (1.0 + funding.real_growth) ** year * s.c.spec.share
-        return expected * math.exp(-self.org.prudence_sd * s.c.spec.amount_volatility)
+        return s.c.expected(year) * math.exp(-self.org.prudence_sd * s.c.spec.amount_volatility)
 
     def _establishment(self) -> float:
         """Permanent posts affordable in every year of the planning look-ahead, from money that
@@ -564,8 +574,7 @@ class _Model:
         confirmed; confirmed money is counted in full."""
         cover = self.org.contract_cover
         counted = sum(s.capital for s in self.streams)
-        lookahead = max((math.ceil(p.c.spec.lead_time_months.mean() / 12.0) for p in self.projects),
-                        default=0)
+        lookahead = self.contract_lookahead
         for year in range(self.year + 1, max(self.cs.years, self.year + 1 + lookahead)):
             for s in self.streams:
                 confirmed = year < self.cs.years and s.confirmed[year]
@@ -627,7 +636,7 @@ class _Model:
                 self._contract(p, profile)
                 headroom -= profile
                 available -= profile
-        self.any_active = any(p.state == "active" for p in self.projects)
+        self.any_contracted = any(p.state in ("active", "paused") for p in self.projects)
         for p in self.projects:
             if p.state == "active":
                 self._schedule_delivery(p)
@@ -815,7 +824,7 @@ class _Model:
         # Capital: contracted projects progress at their allocation; deferring their profile
         # adds the re-profiling premium to what they cost.
         capex = premium = 0.0
-        if self.any_active or any(p.state == "paused" for p in self.projects):
+        if self.any_contracted:
             for p in self.projects:
                 if p.state == "active" or p.state == "paused":
                     q = min(self._premium_rate(p, self.t_last) * dt, p.premium_left)

@@ -28,8 +28,15 @@ Z = 3.0
 COLUMN = {name: i for i, name in enumerate(RUN_OUTPUTS)}
 
 
+_SIMULATED: dict[tuple[str, int], np.ndarray] = {}
+
+
 def _outputs(scenario: Scenario, runs: int = RUNS) -> np.ndarray:
-    return simulate_chunk(scenario, SEED, 0, runs).runs
+    """Per-run outputs, simulated once per (scenario, runs): several checks pair the same scenario."""
+    key = (scenario.sha256(), runs)
+    if key not in _SIMULATED:
+        _SIMULATED[key] = simulate_chunk(scenario, SEED, 0, runs).runs
+    return _SIMULATED[key]
 
 
 def paired(before: Scenario, after: Scenario, metric: str, runs: int = RUNS) -> tuple[float, float]:
