@@ -26,8 +26,9 @@ from simulator import charts, comparison
 from simulator.analysis import mean_ci
 from simulator.errors import FundsimError, ScenarioError, problem
 from simulator.executors import ProcessExecutor, WorkerLost
+from simulator.memory import run_batch
 from simulator.results import BatchResults
-from simulator.runner import default_workers, run_batch
+from simulator.runner import default_workers
 from simulator.scenario import Scenario, load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent

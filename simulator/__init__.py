@@ -15,8 +15,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import FundsimError, ResultsError, ScenarioError, UsageError
+from .memory import run_batch
 from .results import BatchResults, load_results
-from .runner import run_batch, run_once
+from .runner import run_once
 from .scenario import Scenario, load_scenario, scenario_from_dict
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Monte Carlo: map one run over run indices, in chunks, on a process pool, in run order.
+"""Monte Carlo: simulate runs in chunks, as arrays, in run order.
 
 `run_once(scenario, run=i, seed=s)` is the unit of work; the runner only maps it (through the
 compiled scenario, so the layout is built once per worker, not per run). Because every draw is keyed
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,9 +24,6 @@ from .model import (
     simulate,
 )
 from .scenario import Scenario
-
-if TYPE_CHECKING:
-    from .executors import ChunkExecutor
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of runs just finished."""
@@ -144,34 +140,3 @@ def default_workers() -> int:
 
 def default_chunk_size(runs: int, workers: int) -> int:
     return max(1, min(500, -(-runs // (workers * 4))))
-
-
-def run_batch(scenario: Scenario, runs: int, seed: int, workers: int | None = None,
-              chunk_size: int | None = None, progress: ProgressCallback | None = None,
-              executor: ChunkExecutor | None = None):
-    """Monte Carlo of one scenario: `runs` runs with root seed `seed`, as a `BatchResults`.
-
-    In memory, for notebooks and the dashboard (which passes its warm `executor`); the CLI streams
-    chunks to disk instead (`batch.run_streaming`), with the same numbers bit for bit. Without an
-    executor, a process pool of `workers` is started for this batch and closed after it.
-    """
-    from .executors import ProcessExecutor
-    from .results import BatchResults, ResultsBuilder
-
-    if runs < 1:
-        raise ValueError("runs must be at least 1")
-    own = executor is None
-    pool = ProcessExecutor(workers) if executor is None else executor
-    size = chunk_size or default_chunk_size(runs, pool.workers)
-    tasks = [(scenario, seed, start, stop) for start, stop in chunk_bounds(runs, size)]
-    builder = ResultsBuilder(scenario, seed, runs)
-    try:
-        for _, chunk in pool.map_unordered(tasks):
-            builder.add(chunk)
-            if progress is not None:
-                progress(chunk.stop - chunk.start)
-    finally:
-        if own:
-            pool.close()
-    result: BatchResults = builder.finish()
-    return result

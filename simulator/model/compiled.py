@@ -1,0 +1,92 @@
+"""A validated scenario laid out once for many runs: expected amounts, settlement periods and the
+catalogue of named random draws (see `rng.py`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..rng import DrawCatalogue
+from ..scenario import Capability, Scenario, Stream
+
+
+@dataclass(frozen=True)
+class CompiledStream:
+    """What one run needs of a stream, computed once per scenario."""
+
+    name: str
+    spec: Stream
+    expected_m: np.ndarray  # gross expected amount per fiscal year
+    period_starts: tuple[int, ...]  # first fiscal year (0-based) of each settlement period
+    tranche_stream: bool
+    real_growth: float
+
+    def expected(self, year: int) -> float:
+        """Expected gross amount in a fiscal year, past the horizon too (the organisation plans
+        beyond the run's end): the compiled amounts, extended at the scenario's real growth."""
+        last = len(self.expected_m) - 1
+        if year <= last:
+            return float(self.expected_m[year])
+        return float(self.expected_m[last]) * (1.0 + self.real_growth) ** (year - last)
+
+
+@dataclass(frozen=True)
+class CompiledProject:
+    name: str
+    spec: Capability
+
+
+@dataclass(frozen=True)
+class CompiledScenario:
+    """A validated scenario laid out for fast repeated runs (streams, projects, the draw catalogue)."""
+
+    scenario: Scenario
+    years: int
+    months: int
+    streams: tuple[CompiledStream, ...]
+    projects: tuple[CompiledProject, ...]
+    draws: DrawCatalogue
+    recruit_cycles: int
+
+    @property
+    def sha256(self) -> str:
+        return self.scenario.sha256()
+
+
+def compile_scenario(scenario: Scenario) -> CompiledScenario:
+    """Lay a scenario out for simulation: expected amounts, settlement periods, named draws."""
+    years = scenario.horizon.years
+    budget = scenario.funding.baseline_budget_m
+    growth = scenario.funding.real_growth
+    totals = budget * (1.0 + growth) ** np.arange(years)
+    streams = []
+    draws = DrawCatalogue()
+    for name in sorted(scenario.funding.streams):
+        spec = scenario.funding.streams[name]
+        starts = tuple(range(0, years, spec.settlement_years))
+        streams.append(CompiledStream(name, spec, totals * spec.share, starts,
+                                      spec.arrival == "tranches", growth))
+        # Keyed by what each draw is about: the amount of a stream in a fiscal year, the delay of
+        # the settlement that starts in a fiscal year, the j-th tranche of a stream in a year.
+        draws.add(f"amount/{name}", (str(y) for y in range(years)))
+        draws.add(f"delay/{name}", (str(y) for y in starts))
+        if spec.arrival == "tranches":
+            draws.add(f"tranche/{name}",
+                      (f"{y}/{j}" for y in range(years) for j in range(spec.tranches)))
+    projects = sorted(scenario.capabilities.items(), key=lambda kv: (kv[1].priority, kv[0]))
+    compiled_projects = []
+    for name, spec in projects:
+        draws.add(f"lead/{name}", ["0"])
+        draws.add(f"growth/{name}", ["0"])  # outturn cost factor (capex risk)
+        draws.add(f"margin/{name}", ["0"])  # the board's haircut on unconfirmed money
+        compiled_projects.append(CompiledProject(name, spec))
+    months = 12 * years
+    cycles = math.ceil(months / scenario.workforce.recruitment_interval_months) + 1
+    draws.add("recruit", (str(c) for c in range(cycles)))
+    draws.add("thaw", (str(y) for y in range(years)))  # the campaign run when a freeze lifts
+    draws.add("disrupt/priority", (str(m) for m in range(months)))
+    draws.add("disrupt/other", (str(m) for m in range(months)))
+    return CompiledScenario(scenario, years, months, tuple(streams), tuple(compiled_projects),
+                            draws, cycles)

@@ -1,0 +1,64 @@
+"""Which money pays for what, in order. Each function pays an amount from a list of streams and
+returns the part none of them covered (the ledger reports that as emergency cover)."""
+
+from __future__ import annotations
+
+from .funding import StreamState
+
+
+def pay_resource(streams: list[StreamState], amount: float) -> float:
+    """Pay from the streams' resource money in order; return what none of it covered."""
+    return _pay_from(streams, amount, "resource")
+
+
+def pay_capital(streams: list[StreamState], amount: float) -> float:
+    """Pay from the streams' capital money in order, then under an interim capital allowance (an
+    advance charged at confirmation); return what neither covered."""
+    amount = _pay_from(streams, amount, "capital")
+    for s in streams:
+        if amount <= 0.0:
+            return 0.0
+        if s.interim and s.capital_rate > 0.0:
+            s.capital_advance += amount
+            return 0.0
+    return amount if amount > 0.0 else 0.0
+
+
+def pay_commitments(streams: list[StreamState], in_year: list[StreamState], amount: float) -> float:
+    """Pay commitments from core resource money, then from interim allowances (as an advance
+    charged at confirmation), then from in-year money; return what none of them covered."""
+    amount = pay_resource(streams, amount)
+    for s in streams:
+        if amount <= 0.0:
+            return 0.0
+        if s.interim:
+            # Existing commitments go on being paid before confirmation: within the interim
+            # allowance first; beyond it as an overdraft. Both are charged to the allocation when
+            # it is confirmed, so running late never creates money.
+            s.authority = max(0.0, s.authority - amount)
+            s.advance += amount
+            return 0.0
+    return pay_resource(in_year, amount) if amount > 0.0 else 0.0
+
+
+def pay_temporary(pay: list[tuple[StreamState, float]], dt: float) -> float:
+    """Each stream pays its own part of temporary capacity for `dt` months; return what its
+    money did not cover."""
+    uncovered = 0.0
+    for s, rate in pay:
+        cost = rate * dt
+        use = min(cost, s.resource)
+        s.resource -= use
+        uncovered += cost - use
+    return uncovered
+
+
+def _pay_from(streams: list[StreamState], amount: float, pool: str) -> float:
+    for s in streams:
+        if amount <= 0.0:
+            return 0.0
+        have = getattr(s, pool)
+        use = have if have < amount else amount
+        setattr(s, pool, have - use)
+        amount -= use
+    return amount if amount > 0.0 else 0.0

@@ -1,0 +1,75 @@
+"""Temporary capacity (contractors, agency staff): bought only with resource money this year's
+commitments do not need, spread over the months left, up to what the organisation can absorb.
+Each stream pays its own part, so temporary staff never spend money that staff in post need."""
+
+from __future__ import annotations
+
+from ..scenario import Organisation
+from .clock import TINY, Clock
+from .funding import Funding, StreamState
+from .workforce import Workforce
+
+
+class TemporaryCapacity:
+    """The £m a month spent on temporary capacity and who pays it, fixed between decisions."""
+
+    def __init__(self, org: Organisation, clock: Clock, funding: Funding,
+                 workforce: Workforce) -> None:
+        self.org = org
+        self.clock = clock
+        self.funding = funding
+        self.workforce = workforce
+        self.cost_fte_month = workforce.cost_fte_month * (1.0 + org.temporary_capacity_premium)
+        self.rate = 0.0  # £m a month
+        self.pay: list[tuple[StreamState, float]] = []  # (stream, £m a month it pays)
+        self.value = 1.0  # output bought per £, below 1 while late money is being spent
+        self.late_shortfall_rate = 0.0  # how fast the late-money shortfall is spent
+
+    def stop(self) -> None:
+        """Year end: contracts for temporary capacity end with the year's money."""
+        self.rate = self.late_shortfall_rate = 0.0
+        self.pay = []
+
+    def plan(self) -> None:
+        """Buy temporary capacity with the resource money this year's commitments do not need.
+        Whatever the absorption ceiling leaves is carried over as the stream allows, or lapses."""
+        funding = self.funding
+        now = self.clock.now
+        year_end = self.clock.year_end()
+        left = year_end - now
+        self.pay = []
+        self.rate = self.late_shortfall_rate = 0.0
+        if left <= TINY:
+            return
+        need = self.workforce.committed_resource(now, year_end)
+        spare: list[tuple[StreamState, float]] = []
+        for s in funding.commit_streams:
+            use = min(s.resource, need)
+            need -= use
+            if s.resource - use > TINY:
+                spare.append((s, s.resource - use))
+        for s in funding.commit_streams:
+            if s.interim:
+                # Before confirmation, commitments are paid by an advance on the allocation; the
+                # organisation keeps in-year money back for any part a prudent allocation misses.
+                expected = s.net(funding.planned_gross(s, self.clock.year))[1] - s.advance
+                need = max(0.0, need - max(0.0, expected))
+        for s in funding.tranche_streams:
+            # Core money short of commitments (a low settlement after staff are in post): in-year
+            # money meets the gap before any temporary capacity is bought.
+            use = min(s.resource, need)
+            need -= use
+            if s.resource - use > TINY:
+                spare.append((s, s.resource - use))
+        budget = sum(x for _, x in spare)
+        if budget <= TINY:
+            return
+        ceiling = (self.org.temporary_capacity_max_fraction * self.workforce.in_post
+                   * self.cost_fte_month)
+        rate = min(budget / left, ceiling)
+        self.rate = rate
+        self.pay = [(s, rate * x / budget) for s, x in spare]
+        # Late money is spent pro rata with the rest; what the rush loses falls as it is spent.
+        shortfall = min(funding.late_shortfall, budget)
+        self.value = 1.0 - shortfall / budget
+        self.late_shortfall_rate = rate * shortfall / budget

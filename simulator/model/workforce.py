@@ -1,0 +1,159 @@
+"""The workforce: staff in post (a fluid of FTE under a continuous attrition hazard), recruits
+ramping up, recruitment campaigns (each regular cycle, and at once when a freeze lifts), the
+establishment the organisation can afford, and the resource money its commitments need."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..scenario import Organisation
+from ..scenario import Workforce as WorkforceSpec
+from .clock import Clock, decayed_span
+from .compiled import CompiledScenario
+
+if TYPE_CHECKING:
+    from .funding import Funding
+    from .operations import Operations
+    from .portfolio import Portfolio
+
+MIN_COHORT_FTE = 1.0
+"""Recruitment campaigns smaller than one post are not run."""
+
+
+@dataclass
+class Cohort:
+    """Recruits from one campaign, arriving together."""
+
+    fte: float
+    arrives: float
+
+
+class Workforce:
+    """Staff in post and in the pipeline, and the rules for hiring them."""
+
+    def __init__(self, cs: CompiledScenario, spec: WorkforceSpec, org: Organisation,
+                 u: np.ndarray, clock: Clock) -> None:
+        self.cs = cs
+        self.spec = spec
+        self.org = org
+        self.clock = clock
+        self.h_settled = -math.log(1.0 - spec.attrition_per_year) / 12.0
+        self.h_unsettled = -math.log(
+            1.0 - spec.attrition_per_year - spec.attrition_uplift_unconfirmed) / 12.0
+        self.h = self.h_settled  # attrition hazard per month, now
+        self.cost_fte_month = spec.cost_per_fte_k / 1000.0 / 12.0
+        self.f_full = float(spec.initial_fte)  # FTE fully productive
+        self.f_ramp = 0.0  # FTE still ramping up
+        self.pipeline: list[Cohort] = []
+        self.recruit_leads = [spec.recruitment_lead_months.ppf(x)
+                              for x in u[cs.draws.slice("recruit")]]
+        self.thaw_leads = [spec.recruitment_lead_months.ppf(x) for x in u[cs.draws.slice("thaw")]]
+
+    def connect(self, funding: Funding, portfolio: Portfolio, operations: Operations,
+                settle: Callable[[], None], commitments_changed: Callable[[], None]) -> None:
+        """What hiring reads (money planned, running costs) and whom it tells: `settle` brings the
+        books up to now; `commitments_changed` re-plans in-year spending when recruits arrive."""
+        self.funding = funding
+        self.portfolio = portfolio
+        self.operations = operations
+        self.settle = settle
+        self.commitments_changed = commitments_changed
+
+    @property
+    def in_post(self) -> float:
+        return self.f_full + self.f_ramp
+
+    def set_unsettled(self, unsettled: bool) -> None:
+        """Staff on posts that depend on unconfirmed money leave faster
+        (`attrition_uplift_unconfirmed`)."""
+        self.h = self.h_unsettled if unsettled else self.h_settled
+
+    # ------------------------------------------------------------------ hiring
+
+    def establishment(self) -> float:
+        """Permanent posts affordable in every year of the planning look-ahead, from money that
+        arrives at confirmation, after fixed, legacy-IT and capability running costs."""
+        org = self.org
+        committed_run = self.portfolio.committed_run_costs()
+        legacy = 0.0 if self.operations.modernised else org.legacy_it_cost_m_per_year
+        cost_fte_year = self.cost_fte_month * 12.0
+        year = self.clock.year
+        last = min(year + org.planning_years, self.cs.years)
+        best = math.inf
+        for y in range(year, last):
+            money = self.funding.planned_resource(y)
+            posts = (money - org.fixed_costs_m_per_year - legacy - committed_run) / cost_fte_year
+            best = min(best, posts)
+        return max(0.0, best)
+
+    def recruit(self, lead: float) -> None:
+        """A recruitment campaign now (a regular cycle, or the freeze lifting): for the gap to the
+        establishment, as far as this year's spare money pays the recruits to the year end."""
+        if self.funding.frozen:
+            return
+        now = self.clock.now
+        in_pipeline = sum(c.fte for c in self.pipeline)
+        gap = self.establishment() - (self.f_full + self.f_ramp + in_pipeline)
+        arrives = now + max(0.0, lead)
+        year_end = self.clock.year_end()
+        if arrives < year_end:
+            spare = self.spare_resource(now, year_end)
+            cost_each = self.cost_fte_month * decayed_span(self.h, year_end - arrives)
+            gap = min(gap, spare / cost_each)
+        if gap < MIN_COHORT_FTE:
+            return
+        cohort = Cohort(gap, arrives)
+        self.pipeline.append(cohort)
+        self.clock.at(cohort.arrives, lambda: self._arrive(cohort))
+
+    def recruit_cycle(self, cycle: int) -> None:
+        self.recruit(self.recruit_leads[cycle])
+
+    def recruit_on_thaw(self) -> None:
+        """The freeze has lifted: recruitment resumes at once, not at the next cycle."""
+        self.recruit(self.thaw_leads[self.clock.year])
+
+    def _arrive(self, cohort: Cohort) -> None:
+        self.settle()
+        self.pipeline.remove(cohort)
+        ramp = self.spec.ramp_up_months
+        if ramp <= 0:
+            self.f_full += cohort.fte
+        else:
+            self.f_ramp += cohort.fte
+            survivors = cohort.fte * math.exp(-self.h * ramp)
+            self.clock.at(self.clock.now + ramp, lambda: self._ramped(survivors))
+        self.commitments_changed()  # recruits are new commitments: less money for temporary staff
+
+    def _ramped(self, fte: float) -> None:
+        self.settle()
+        moved = min(fte, self.f_ramp)
+        self.f_ramp -= moved
+        self.f_full += moved
+
+    # ------------------------------------------------------------------ money commitments need
+
+    def spare_resource(self, now: float, until: float) -> float:
+        """Core resource money (and interim allowance) not already committed until `until`."""
+        have = 0.0
+        for s in self.funding.commit_streams:
+            have += s.resource + s.authority if s.interim else s.resource
+        return max(0.0, have - self.committed_resource(now, until))
+
+    def committed_resource(self, now: float, until: float) -> float:
+        """Resource money already committed from now to `until`: staff in post and arriving,
+        fixed costs, legacy IT and capability running costs."""
+        span = until - now
+        staff = (self.f_full + self.f_ramp) * self.cost_fte_month * decayed_span(self.h, span)
+        for c in self.pipeline:
+            if c.arrives < until:
+                staff += c.fte * self.cost_fte_month * decayed_span(self.h, until - c.arrives)
+        ops = self.operations
+        legacy = 0.0 if ops.modernised else self.org.legacy_it_cost_m_per_year
+        fixed = (self.org.fixed_costs_m_per_year + legacy) / 12.0 + ops.run_cost_month
+        return staff + fixed * span
