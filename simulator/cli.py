@@ -516,6 +516,9 @@ def _print_run_summary(finished, runs: int, seed: int) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .attribution import explanation
+    from .levers import describe_differences, mixed_warning
+
     if len(args.folders) < 2:
         raise UsageError("compare needs at least two results folders")
     loaded = [(Path(f).name, load_results(f)) for f in args.folders]
@@ -531,12 +534,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if report["runs"] == 0:
             raise UsageError(f"{base_name} and {name} have no run indices in common")
         reports.append(report)
+        # A comparison that mixes groups of levers is warned about on stderr, also with --json
+        # (whose object keeps the documented structure).
+        warning = mixed_warning(base_name, base.scenario, name, other.scenario)
+        if warning:
+            err.print(f"warning: {warning}", markup=False)
     if args.json:
         payload = reports[0] if len(reports) == 1 else reports
         out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False)
         return EXIT_OK
-    for report, (_, other) in zip(reports, loaded[1:], strict=True):
+    for report, (name, other) in zip(reports, loaded[1:], strict=True):
         _print_comparison(report, base, other)
+        # What the comparison compares (`levers.py`) and why the headline is what it is
+        # (`attribution.py`).
+        out.print(describe_differences(base_name, base.scenario, name, other.scenario),
+                  markup=False)
+        why = explanation(base_name, base, name, other)
+        if why:
+            out.print("Why: " + " ".join(why), markup=False)
     return EXIT_OK
 
 

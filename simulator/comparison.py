@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from . import charts
+from . import attribution, charts, levers
 from .analysis import MAIN_METRICS, describe, headline, mean_ci, paired_comparison
 from .results import BatchResults
 
@@ -35,6 +35,33 @@ def headline_text(results: Mapping[str, BatchResults]) -> str | None:
     (a_name, a), *_, (b_name, b) = results.items()
     comparison = paired_comparison(a.runs, b.runs, "disruptions_total")
     return headline(a_name, b_name, comparison, a.scenario.horizon.years)
+
+
+def what_differs(results: Mapping[str, BatchResults]) -> list[str]:
+    """For every scenario against the first: the parameters that differ, in one sentence each."""
+    (a_name, a), *others = results.items()
+    return [levers.describe_differences(a_name, a.scenario, b_name, b.scenario)
+            for b_name, b in others]
+
+
+def mixed_warnings(results: Mapping[str, BatchResults]) -> list[str]:
+    """A warning for every scenario that differs from the first in more than one group of levers."""
+    return levers.mixed_warnings({name: r.scenario for name, r in results.items()})
+
+
+def explanation(results: Mapping[str, BatchResults]) -> list[str]:
+    """Why the headline (last scenario against the first) is what it is, in a few sentences."""
+    if len(results) < 2:
+        return []
+    (a_name, a), *_, (b_name, b) = results.items()
+    return attribution.explanation(a_name, a, b_name, b)
+
+
+def attribution_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
+    """The drivers of the headline (last scenario against the first), with paired intervals."""
+    (a_name, a), *_, (b_name, b) = results.items()
+    frame = attribution.attribution_frame(a, b)
+    return frame.rename(columns={"A mean": f"{a_name} mean", "B mean": f"{b_name} mean"})
 
 
 def money_sentence(results: Mapping[str, BatchResults]) -> str | None:

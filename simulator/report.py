@@ -126,11 +126,21 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
              "scenario is compared with the first, run by run: run <i>i</i> of each scenario "
              "uses the same random numbers (common random numbers), so differences come from the "
              "scenarios, not from chance.</p>"]
+    if len(results) > 1:
+        parts += [f"<p class='note'>{html.escape(line)}</p>"
+                  for line in comparison.what_differs(results)]
+        parts += [f"<p class='warn'>{html.escape(w)}</p>" for w in comparison.mixed_warnings(results)]
     if paired:
         parts.append(f"<p class='headline'>{html.escape(comparison.headline_text(results))}</p>")
         parts.append(f"<p>{html.escape(comparison.money_sentence(results))} Intervals are 95% "
                      "confidence intervals for the mean over runs; single runs spread much wider "
                      "(see the distributions).</p>")
+        why = comparison.explanation(results)
+        if why:
+            parts.append("<h2>Why</h2>" + "".join(f"<p>{html.escape(line)}</p>" for line in why))
+            parts.append("<p class='note'>The quantities disruptions are made of, each a paired "
+                         "mean difference with its 95% interval:</p>")
+            parts.append(_table(comparison.attribution_frame(results).drop(columns=["metric"])))
     elif len(results) > 1:
         parts.append("<p class='warn'>These results use different seeds, so their runs do not "
                      "share random numbers: run-by-run differences would be noise and are left "
@@ -171,6 +181,7 @@ def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path
     sheets = {"Summary": comparison.summary_frame(results)}
     if len({r.seed for r in results.values()}) == 1 and len(results) > 1:
         sheets["Paired differences"] = comparison.differences_frame(results)
+        sheets["Why"] = comparison.attribution_frame(results)
     sheets["Parameters"] = parameter_differences({n: r.scenario for n, r in results.items()})
     sheets["Sources"] = facts_frame(results, folders, verified)
     buffer = io.BytesIO()

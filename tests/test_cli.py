@@ -261,6 +261,21 @@ def test_compare_prints_a_table_and_a_headline(capsys, results_dir):
     assert f"annual against baseline: {RUNS} paired runs, 6-year horizon" in out
     assert "P(B > A)" in out
     assert "disruptions over 6 years against baseline (95% CI" in out
+    assert "annual differs from baseline in" in out  # what the headline compares
+    assert "Why: Against baseline, annual" in out  # and its explanation
+
+
+def test_compare_warns_in_words_when_more_than_one_group_of_levers_differs(capsys, results_dir):
+    assert main(["compare", str(results_dir / "baseline"), str(results_dir / "three_year")]) == 0
+    captured = capsys.readouterr()
+    assert "warning: three_year and baseline differ in" in captured.err
+    assert "mixes their effects" in captured.err
+    capsys.readouterr()
+    assert main(["compare", str(results_dir / "baseline"), str(results_dir / "three_year"),
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "mixes their effects" in captured.err  # also with --json, whose object is unchanged
+    assert list(json.loads(captured.out)) == ["a", "b", "runs", "metrics"]
 
 
 @pytest.mark.parametrize("use_json", [False, True], ids=["table", "json"])

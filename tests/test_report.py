@@ -44,6 +44,9 @@ def test_report_is_one_offline_html_file_with_the_comparison(folders, tmp_path, 
     sha = re.search(r'"scenario_sha256": "([0-9a-f]+)"', manifest).group(1)
     assert sha in page  # manifest facts
     assert "Paired differences" in page
+    assert "<h2>Why</h2>" in page and "permanent FTE" in page  # the headline's explanation
+    assert "three_year differs from annual in settlement length" in page
+    assert "mixes their effects" not in page  # one group of levers: no warning
     assert "opens in any browser" in capsys.readouterr().out
 
 
@@ -51,7 +54,7 @@ def test_xlsx_holds_the_same_tables(folders, tmp_path):
     xlsx = tmp_path / "tables.xlsx"
     write_report([folders["annual"], folders["three_year"]], tmp_path / "r.html", xlsx)
     book = openpyxl.load_workbook(xlsx, read_only=True)
-    assert book.sheetnames == ["Summary", "Paired differences", "Parameters", "Sources"]
+    assert book.sheetnames == ["Summary", "Paired differences", "Why", "Parameters", "Sources"]
     summary = pd.read_excel(xlsx, sheet_name="Summary")
     a = pd.read_parquet(folders["annual"] / "runs.parquet")
     assert summary.loc[0, "annual: mean"] == pytest.approx(a["disruptions_total"].mean())
