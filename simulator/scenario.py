@@ -95,6 +95,11 @@ class Funding(BaseModel):
         if abs(total - 1.0) > SHARE_TOLERANCE:
             shares = ", ".join(f"{k} {s.share:g}" for k, s in self.streams.items())
             raise ValueError(f"stream shares must sum to 1 (got {total:g}: {shares})")
+        if not any(s.arrival == "at_confirmation" and s.share > 0 for s in self.streams.values()):
+            raise ValueError("at least one stream with a positive share must arrive "
+                             "\"at_confirmation\": staff in post and fixed costs are paid from "
+                             "settled money, and in-year tranches never fund permanent posts "
+                             "(docs/model.md, Funding)")
         return self
 
 

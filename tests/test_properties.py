@@ -247,3 +247,43 @@ def test_shipped_scenarios_need_no_emergency_cover_and_balance_every_year(name):
     inflow = y["received_m"] + y["carried_in_m"]
     outflow = y["spent_m"] + y["lapsed_funds_m"] + y["carried_out_m"] + y["overhead_m"]
     np.testing.assert_allclose(inflow, outflow, rtol=1e-9, atol=1e-6)
+
+
+# ------------------------------------------------------------------ found by the sceptical review
+
+
+LESS_EXTERNAL = load_scenario(ROOT / "scenarios" / "less_external.toml")
+
+
+def test_late_core_money_loses_value_smoothly_where_core_money_dominates():
+    """Review: in less_external a fixed core delay of 9 -> 9.5 months cost 2.2% of output against
+    about 1.2% for its neighbours, because the whole late settlement (most of it paying staff)
+    was charged to temporary capacity's value. Each stream's late share is now pro rata, so
+    adjacent half-month steps across the late window differ by under 0.5% of output (the old
+    jump was 0.9%); the paired second difference has an SE near 0.01%."""
+    runs = 200
+    outputs = [_outputs(fixed_core_delay(LESS_EXTERNAL, float(d)), runs)[:, COLUMN["disruptions_total"]]
+               for d in np.arange(8.0, 11.01, 0.5)]
+    steps = [after - before for before, after in pairwise(outputs)]
+    for first, second, level in zip(steps, steps[1:], outputs[1:], strict=False):
+        curvature = second - first
+        se = curvature.std(ddof=1) / np.sqrt(runs)
+        assert abs(curvature.mean()) - Z * se < 0.005 * level.mean(), (curvature.mean(), level.mean())
+
+
+@pytest.mark.parametrize("base", [ANNUAL, LESS_EXTERNAL], ids=["annual", "less_external"])
+def test_an_interim_overdraft_is_shared_by_the_streams_not_by_their_lapse_order(base):
+    """Review: with external money also paid at confirmation, the first stream in lapse order
+    carried the whole organisation's overdraft, and its own smaller settlement then showed the
+    excess as emergency cover (£55m in 85% of annual runs, £387m in every less_external run).
+    Each stream on an interim allowance now carries a share in proportion to its allowance's
+    base, so a change that only reorders the streams (external carry-over 0 -> 0.01) changes no
+    emergency cover, and what remains is under 0.1% of the money received."""
+    at_confirmation = base.with_changes({"funding.streams.external.arrival": "at_confirmation"})
+    reordered = at_confirmation.with_changes(
+        {"funding.streams.external.carry_over_across_settlements": 0.01})
+    mean, se = paired(at_confirmation, reordered, "emergency_cover_m")
+    assert abs(mean) <= Z * se + 1e-6
+    runs = _outputs(at_confirmation)
+    cover = runs[:, COLUMN["emergency_cover_m"]].mean()
+    assert cover < 0.001 * runs[:, COLUMN["received_m"]].mean(), cover

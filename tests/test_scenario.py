@@ -102,6 +102,15 @@ def test_enabled_false_on_a_stream_leaves_shares_that_must_still_sum_to_one(writ
         load_scenario(path)
 
 
+def test_a_scenario_with_no_settled_stream_is_refused_with_the_reason(write_override):
+    """Review: core money paid in tranches left posts paid by in-year money and emergency cover
+    (£1,275m a run); staff in post need money that arrives at confirmation."""
+    path = write_override('[funding.streams.core]\narrival = "tranches"\ntranches = 4')
+    with pytest.raises(ScenarioError, match=re.escape(f"{path}: funding: ") +
+                       r"at least one stream with a positive share must arrive \"at_confirmation\""):
+        load_scenario(path)
+
+
 def test_enabled_false_removes_a_capability(write_override):
     scenario = load_scenario(write_override("[capabilities.covert_surveillance]\nenabled = false"))
     assert "covert_surveillance" not in scenario.capabilities

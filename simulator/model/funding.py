@@ -48,6 +48,18 @@ class StreamState:
     advance: float = 0.0  # resource spent under the interim allowance, charged at confirmation
     capital_rate: float = 0.0  # interim capital allowance: £m a month projects may draw
     capital_advance: float = 0.0  # capital drawn under it, charged at confirmation
+    interim_base: float = 0.0  # last year's resource: the interim allowance's base and weight
+    late_loss: float = 0.0  # share of resource on hand that landed late (value lost in the rush)
+
+    def land_resource(self, amount: float, value: float) -> None:
+        """Resource money lands, buying `value` of output per £ when spent in a rush. Money is
+        fungible within a stream and spent pro rata, so the stream's late-loss share is the
+        amount-weighted average of what it holds: it never exceeds 1 - `late_spend_value`, and
+        it moves smoothly with the landing time."""
+        held = self.resource + amount
+        if held > 0.0:
+            self.late_loss = (self.late_loss * self.resource + amount * (1.0 - value)) / held
+        self.resource = held
 
     def net(self, gross: float) -> tuple[float, float, float]:
         """(overhead, resource, capital) of a gross allocation."""
@@ -87,7 +99,6 @@ class Funding:
         self.tranche_streams = [s for s in self.streams if s.c.tranche_stream]
         self.capital_streams = list(self.streams)
         self.frozen = False
-        self.late_shortfall = 0.0  # unspent late money × (1 - its value): what the rush loses
 
     # ------------------------------------------------------------------ settlements
 
@@ -145,9 +156,8 @@ class Funding:
         self.update_frozen()
         self.y.add("received_m", year, gross)
         self.y.add("overhead_m", year, overhead)
-        s.resource += resource
+        s.land_resource(resource, self.late_value(now, year))
         s.capital += capital
-        self.late_shortfall += resource * (1.0 - self.late_value(now, year))
 
     # ------------------------------------------------------------------ in-year money
 
@@ -166,9 +176,8 @@ class Funding:
         overhead, resource, capital = s.net(gross)
         self.y.add("received_m", year, gross)
         self.y.add("overhead_m", year, overhead)
-        s.resource += resource
+        s.land_resource(resource, self.late_value(now, year))
         s.capital += capital
-        self.late_shortfall += resource * (1.0 - self.late_value(now, year))
         self.events.in_year_money_landed(capital > 0.0)
 
     def late_value(self, now: float, year: int) -> float:
@@ -186,8 +195,10 @@ class Funding:
 
     def open_year(self, year: int) -> None:
         """Confirmed money for the year lands; unconfirmed streams go on an interim allowance of
-        `interim_fraction` of last year's resource and capital."""
-        self.late_shortfall = 0.0
+        `interim_fraction` of last year's resource and capital. Money carried in is spent at full
+        value: a rush is this year's, not last year's."""
+        for s in self.streams:
+            s.late_loss = 0.0
 
         # Spend first the money that would lapse at this year end (in-year money first on ties:
         # it can fund nothing else).
@@ -205,6 +216,7 @@ class Funding:
                             float(s.c.expected_m[0]) / (1.0 + self.cs.scenario.funding.real_growth))
                 _, prev_resource, prev_capital = s.net(previous)
                 s.interim = True
+                s.interim_base = prev_resource
                 s.authority = fraction * prev_resource
                 s.advance = 0.0
                 s.capital_rate = fraction * prev_capital / 12.0

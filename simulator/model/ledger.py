@@ -90,7 +90,6 @@ class Ledger:
         wf.f_ramp *= decay_h
         if ops.b:
             ops.productivity *= decay_b
-        funding.late_shortfall = max(0.0, funding.late_shortfall - temp.late_shortfall_rate * dt)
         # Pay: each stream its part of temporary capacity, commitments from core money then the
         # interim allowance, capital from capital then the interim capital allowance.
         uncovered = pay_temporary(temp.pay, dt)

@@ -28,17 +28,30 @@ def pay_commitments(streams: list[StreamState], in_year: list[StreamState], amou
     """Pay commitments from core resource money, then from interim allowances (as an advance
     charged at confirmation), then from in-year money; return what none of them covered."""
     amount = pay_resource(streams, amount)
+    if amount <= 0.0:
+        return 0.0
+    # Existing commitments go on being paid before confirmation: within the interim allowance
+    # first; beyond it as an overdraft. Both are charged to the allocations when they are
+    # confirmed, so running late never creates money. With several streams on an interim
+    # allowance, each carries its share in proportion to last year's resource (the base of its
+    # allowance), so no stream is charged for what another stream's settlement pays.
+    base = 0.0
     for s in streams:
-        if amount <= 0.0:
-            return 0.0
         if s.interim:
-            # Existing commitments go on being paid before confirmation: within the interim
-            # allowance first; beyond it as an overdraft. Both are charged to the allocation when
-            # it is confirmed, so running late never creates money.
+            base += s.interim_base
+    if base > 0.0:
+        for s in streams:
+            if s.interim:
+                part = amount * s.interim_base / base
+                s.authority = max(0.0, s.authority - part)
+                s.advance += part
+        return 0.0
+    for s in streams:
+        if s.interim:
             s.authority = max(0.0, s.authority - amount)
             s.advance += amount
             return 0.0
-    return pay_resource(in_year, amount) if amount > 0.0 else 0.0
+    return pay_resource(in_year, amount)
 
 
 def pay_temporary(pay: list[tuple[StreamState, float]], dt: float) -> float:

@@ -23,11 +23,10 @@ class TemporaryCapacity:
         self.rate = 0.0  # £m a month
         self.pay: list[tuple[StreamState, float]] = []  # (stream, £m a month it pays)
         self.value = 1.0  # output bought per £, below 1 while late money is being spent
-        self.late_shortfall_rate = 0.0  # how fast the late-money shortfall is spent
 
     def stop(self) -> None:
         """Year end: contracts for temporary capacity end with the year's money."""
-        self.rate = self.late_shortfall_rate = 0.0
+        self.rate = 0.0
         self.pay = []
 
     def plan(self) -> None:
@@ -38,7 +37,7 @@ class TemporaryCapacity:
         year_end = self.clock.year_end()
         left = year_end - now
         self.pay = []
-        self.rate = self.late_shortfall_rate = 0.0
+        self.rate = 0.0
         if left <= TINY:
             return
         need = self.workforce.committed_resource(now, year_end)
@@ -69,7 +68,6 @@ class TemporaryCapacity:
         rate = min(budget / left, ceiling)
         self.rate = rate
         self.pay = [(s, rate * x / budget) for s, x in spare]
-        # Late money is spent pro rata with the rest; what the rush loses falls as it is spent.
-        shortfall = min(funding.late_shortfall, budget)
-        self.value = 1.0 - shortfall / budget
-        self.late_shortfall_rate = rate * shortfall / budget
+        # Each stream's money is spent pro rata, so the part that landed late (and buys less in
+        # the year-end rush) is its late-loss share.
+        self.value = 1.0 - sum(x * s.late_loss for s, x in spare) / budget
