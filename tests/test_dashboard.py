@@ -487,3 +487,15 @@ def test_a_batch_past_the_time_budget_is_a_plain_message(monkeypatch):
     assert "Running the scenarios: stopped after 0.3 s: annual takes longer than the dashboard " \
            "allows one batch" in message
     assert "fundsim run" in message
+
+
+def test_pool_workers_that_import_the_app_as_mp_main_do_not_load_streamlit():
+    """Streamlit runs dashboard.py as __main__, so every spawned pool worker imports it again as
+    __mp_main__: guarded, a worker starts in under a second instead of loading the whole app."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import runpy, sys; runpy.run_path('dashboard.py', "
+         "run_name='__mp_main__'); print(sorted(m for m in sys.modules if m.startswith('streamlit')"
+         " or m.startswith('dashboard_pages')))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
