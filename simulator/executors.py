@@ -35,6 +35,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -108,19 +109,52 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="fundsim-parent-watch", daemon=True).start()
 
 
-def _kill_workers(pool: ProcessPoolExecutor) -> None:
-    """SIGKILL a pool's worker processes and let the pool go without waiting for their chunks.
+def _processes(pool: ProcessPoolExecutor) -> list[Any]:
+    """A pool's worker processes. `ProcessPoolExecutor` has no public handle on them (and no way
+    to stop running work before Python 3.14's `terminate_workers`), so `_processes` is read
+    defensively."""
+    return list((getattr(pool, "_processes", None) or {}).values())
 
-    `ProcessPoolExecutor` has no public way to stop running work (`terminate_workers` is Python
-    3.14); its `_processes` map is the only handle on the workers, so it is read defensively."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+
+def _unwedge(pool: ProcessPoolExecutor) -> None:
+    """Make sure a pool with a dead worker finds out.
+
+    A worker killed while writing its result leaves half a message in the result pipe; the pool's
+    manager thread then blocks forever reading the rest (the parent and the other workers hold the
+    pipe's write end, so the read never sees end-of-file). That thread is joined at interpreter
+    exit, so a server that lost a worker this way never exits, and its futures never finish. Once
+    every worker is dead, closing the parent's unused write end turns the blocked read into
+    end-of-file: the pool reports itself broken, as it would for any dead worker."""
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            writer.close()
+
+
+def _has_dead_worker(pool: ProcessPoolExecutor) -> bool:
+    """True if a worker has exited (its sentinel is ready: checked without reaping it, which
+    stays the pool's own business)."""
+    sentinels = []
+    for process in _processes(pool):
+        with contextlib.suppress(ValueError, AttributeError):
+            sentinels.append(process.sentinel)
+    try:
+        return bool(sentinels) and bool(connection_wait(sentinels, timeout=0))
+    except (OSError, ValueError):
+        return False
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL a pool's worker processes and let the pool go without waiting for their chunks."""
+    processes = _processes(pool)
     for process in processes:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(OSError, ValueError, AssertionError, AttributeError):
             process.join(timeout=5)
+    _unwedge(pool)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ------------------------------------------------------------------ the CLI's pool
@@ -165,7 +199,9 @@ class ProcessExecutor:
                         lost = exc
                 if not pending:
                     break
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                finished, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                if not finished and _has_dead_worker(self._pool):
+                    _kill_workers(self._pool)  # see _unwedge: the pool is broken either way
                 for future in finished:
                     index = pending.pop(future)
                     try:
@@ -234,6 +270,7 @@ class _Batch:
     tasks: list[tuple[Any, ...]]
     deadline: float
     budget: float
+    total: int = 0
     started: float = field(default_factory=time.monotonic)
     next: int = 0  # the next task to submit
     in_flight: int = 0
@@ -246,7 +283,7 @@ class _Batch:
 
     def stats(self) -> dict[str, Any]:
         return {"id": self.id, "session": self.session, "label": self.label,
-                "tasks": len(self.tasks), "submitted": self.submitted, "finished": self.finished,
+                "tasks": self.total, "submitted": self.submitted, "finished": self.finished,
                 "in_flight": self.in_flight, "state": self.state, "reason": self.reason,
                 "seconds": round(time.monotonic() - self.started, 3)}
 
@@ -340,7 +377,7 @@ class FairPool:
             if stale is not None:
                 self._stop(stale, "cancelled", "replaced by a newer change in the same session")
             batch = _Batch(next(self._ids), session, label, list(tasks),
-                           time.monotonic() + budget, budget)
+                           time.monotonic() + budget, budget, len(tasks))
             self._recent[batch.id] = batch
             while len(self._recent) > 64:
                 self._recent.popitem(last=False)
@@ -359,7 +396,7 @@ class FairPool:
         `WorkerLost` or the chunk's own error if the batch stops. While waiting, `on_wait` is
         called every `poll` seconds (the dashboard uses it to let Streamlit interrupt a stale
         script run). Leaving early (closing the generator) cancels the batch."""
-        remaining = len(batch.tasks)
+        remaining = batch.total
         try:
             while remaining:
                 left = batch.deadline - time.monotonic()
@@ -377,6 +414,11 @@ class FairPool:
                 yield item
         finally:
             self.cancel(batch)
+            while True:  # chunks that arrived after the reader stopped are dropped, not kept
+                try:
+                    batch.out.get_nowait()
+                except queue.Empty:
+                    break
 
     def map_unordered(self, session: str, tasks: list[tuple[Any, ...]], label: str = "",
                       on_wait: Callable[[], None] | None = None) -> Iterator[tuple[int, Any]]:
@@ -441,9 +483,16 @@ class FairPool:
                     if batch is None:
                         break
                     self._submit_next(batch)
+                if self._pool is not None and self._in_flight and _has_dead_worker(self._pool):
+                    # A worker died (killed, out of memory). The pool is broken and would fail
+                    # every running chunk; stopping it now also frees it if the worker died
+                    # half-way through writing its result (see _unwedge).
+                    pool = self._pool
+                    self._lost_pool(pool)
+                    _kill_workers(pool)
                 deadlines = [b.deadline for b in self._active.values()]
-                wait_for = min(deadlines) - time.monotonic() if deadlines else 5.0
-                self._cond.wait(timeout=min(max(wait_for, 0.01), 5.0))
+                wait_for = min(deadlines) - time.monotonic() if deadlines else 1.0
+                self._cond.wait(timeout=min(max(wait_for, 0.01), 1.0))
 
     def _pick(self) -> _Batch | None:
         waiting = [b for b in self._active.values() if b.next < len(b.tasks)]
@@ -495,7 +544,7 @@ class FairPool:
                 else:
                     batch.finished += 1
                     batch.out.put((index, future.result()))
-                    if batch.finished == len(batch.tasks):
+                    if batch.finished == batch.total:
                         batch.state = "done"
                         self._forget(batch)
             self._changed()
@@ -509,7 +558,7 @@ class FairPool:
 
     def _too_long_message(self, batch: _Batch) -> str:
         return (f"stopped after {batch.budget:g} s: {batch.label or 'this batch'} takes longer than "
-                f"the dashboard allows one batch ({batch.finished} of {len(batch.tasks)} chunks "
+                f"the dashboard allows one batch ({batch.finished} of {batch.total} chunks "
                 "done). Use fewer runs or a lighter scenario here, or run it with `fundsim run`, "
                 f"which has no such limit (an operator can raise it with {BATCH_SECONDS_ENV})")
 
@@ -536,8 +585,11 @@ class FairPool:
         self._cond.notify_all()
 
     def _forget(self, batch: _Batch) -> None:
+        """A batch is over: no longer scheduled, and its tasks (scenarios) are let go; its
+        counters stay in the recent list for `stats`."""
         if self._active.get(batch.session) is batch:
             del self._active[batch.session]
+        batch.tasks = []
 
     def _changed(self) -> None:
         """Rewrite the stats file, if one was asked for (renamed into place, so a reader never

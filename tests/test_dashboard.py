@@ -424,7 +424,7 @@ def test_plain_text_round_trips_any_printable_text():
 
     from dashboard_pages.common import plain
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(hs.text(alphabet=hs.characters(min_codepoint=32, max_codepoint=126), min_size=1))
     def check(text: str) -> None:
         html = _rendered(plain(text)).strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -45,8 +46,16 @@ once and the watchdog thread within half a second; the rest is slack for a loade
 
 def nap(seconds: float, tag: int | str) -> int | str:
     """A chunk that takes `seconds` and returns its tag (a negative time raises ValueError); the
-    tag "die" kills its worker, as the out-of-memory killer would."""
+    tag "die" kills its worker, as the out-of-memory killer would; "wedge" kills it half-way
+    through writing its result."""
     if tag == "die":
+        os._exit(9)
+    if tag == "wedge":  # die half-way through writing a result, as a kill at the wrong moment does
+        frame = sys._getframe()
+        while "result_queue" not in frame.f_locals:
+            frame = frame.f_back
+        writer = frame.f_locals["result_queue"]._writer
+        os.write(writer.fileno(), struct.pack("!i", 1 << 20) + b"half a result")
         os._exit(9)
     time.sleep(seconds)
     return tag
@@ -237,6 +246,16 @@ def test_a_dead_worker_is_worker_lost_and_the_next_batch_gets_new_workers(pool):
     again = pool.submit("dies", [(0.0, i) for i in range(3)])
     assert len(list(pool.results(again))) == 3
     assert not set(before) & set(pool.worker_pids())
+
+
+def test_a_worker_dying_half_way_through_its_result_does_not_wedge_the_pool(pool):
+    """The pool's reader would wait for the rest of the message for ever; the batch must end as a
+    lost worker, well inside its budget, and the pool must work again."""
+    batch = pool.submit("wedge", [(0.0, "wedge"), *[(0.2, i) for i in range(10)]], budget=60)
+    with pytest.raises(WorkerLost, match="a worker process died during the batch"):
+        list(pool.results(batch))
+    again = pool.submit("wedge", [(0.0, i) for i in range(3)])
+    assert len(list(pool.results(again))) == 3
 
 
 def test_the_stats_file_shows_each_batch(tmp_path, pool, monkeypatch):
