@@ -61,7 +61,7 @@ def main() -> None:
         def progress(self, *_args, **_kwargs) -> None:
             pass
 
-    executor = common.ProcessExecutor(start_method="spawn")
+    executor = common.FairPool(start_method="spawn")
     common.run_on_pool(executor, scenario, 100, 1, _Bar(), "warm-up")
     sims = []
     for i in range(3):

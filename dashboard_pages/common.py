@@ -4,6 +4,12 @@ error display, and the comparison view (headline, charts, tables).
 Speed: a slider change re-runs only the scenario whose resolved form changed. Results are cached by
 (scenario sha256, seed, runs) in one process-wide store, so every session and both pages reuse them,
 and runs go to a process pool that stays up between reruns (starting one costs about a second).
+
+Safety on a shared server: the pool is a `FairPool`, which takes chunks from the browser sessions in
+turn, cancels a session's stale batch when that session starts a new one, and stops a batch that
+runs past FUNDSIM_BATCH_SECONDS (120 s). Anything a scenario file or a user typed is shown as plain
+text (`plain`), never as Markdown or HTML; the Compare page opens folders under the results
+directories only (`allowed_folder`); every page runs inside an error boundary (`guarded`).
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import threading
 import tomllib
 import traceback
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +33,7 @@ import streamlit as st
 from simulator import charts, comparison
 from simulator.analysis import mean_ci
 from simulator.errors import FundsimError, ScenarioError, problem
-from simulator.executors import ProcessExecutor, WorkerLost
+from simulator.executors import FairPool, WorkerLost, quick_chunk_size
 from simulator.memory import run_batch
 from simulator.results import BatchResults
 from simulator.runner import default_workers
@@ -45,6 +53,54 @@ def saved_dir() -> Path:
 def results_dir() -> Path:
     """Where the compare page looks for results folders (FUNDSIM_RESULTS_DIR, else results/)."""
     return Path(os.environ.get("FUNDSIM_RESULTS_DIR", ROOT / "results"))
+
+
+def results_roots() -> list[Path]:
+    """Every folder the Compare page may open results under: the results directory, and the
+    folders listed in FUNDSIM_RESULTS_DIRS (separated by ':'), each resolved."""
+    roots = [results_dir()]
+    roots += [Path(p) for p in os.environ.get("FUNDSIM_RESULTS_DIRS", "").split(os.pathsep)
+              if p.strip()]
+    resolved = []
+    for root in roots:
+        try:
+            resolved.append(root.expanduser().resolve())
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return resolved
+
+
+def allowed_folder(text: str) -> Path | None:
+    """The folder a user typed, resolved (symbolic links and `..` followed), if it lies under one
+    of `results_roots()`; else None. A relative path is taken from the results directory. The
+    answer never depends on whether the folder exists, so a refusal reveals nothing about paths
+    outside."""
+    try:
+        path = Path(text.strip()).expanduser()
+        if not path.is_absolute():
+            path = results_dir() / path
+        resolved = path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL byte, an odd ~user
+        return None
+    if any(resolved == root or resolved.is_relative_to(root) for root in results_roots()):
+        return resolved
+    return None
+
+
+# ------------------------------------------------------------------------ plain text
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
+
+
+def plain(text: object) -> str:
+    """Text that Streamlit's Markdown shows exactly as written: every character Markdown, HTML,
+    LaTeX or Streamlit's `:color[...]` and `:emoji:` syntax could act on is backslash-escaped
+    (CommonMark lets any ASCII punctuation be escaped), and runs of spaces and line breaks become
+    one space (so no line can start a heading, a list or an indented code block). A scenario
+    named `![b](http://host/x.png)` is then the text `![b](http://host/x.png)`, not an image the
+    viewer's browser fetches."""
+    flat = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
 # ------------------------------------------------------------------------ scenarios
@@ -131,9 +187,24 @@ def _results_cache() -> ResultsCache:
 
 
 @st.cache_resource(show_spinner=False)
-def _executor() -> ProcessExecutor:
+def _pool() -> FairPool:
     # spawn, not fork: the Streamlit server is multi-threaded, and forking it can deadlock.
-    return ProcessExecutor(default_workers(), start_method="spawn")
+    return FairPool(default_workers(), start_method="spawn")
+
+
+def session_id() -> str:
+    """This browser session's id: Streamlit's own (the same for every rerun of one tab, also the
+    fast reruns that start a new script thread before the stale one has stopped), else one kept
+    in session_state."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx(suppress_warning=True)
+    except ImportError:  # pragma: no cover - an older or newer Streamlit layout
+        ctx = None
+    if ctx is not None and getattr(ctx, "session_id", None):
+        return str(ctx.session_id)
+    return st.session_state.setdefault("_fundsim_session", uuid.uuid4().hex)
 
 
 def simulation_key(scenario: Scenario) -> str:
@@ -151,53 +222,71 @@ def batch(scenario: Scenario, runs: int, seed: int, label: str) -> BatchResults:
     found = cache.get(key)
     if found is not None:
         return dataclasses.replace(found, scenario=scenario)
-    bar = st.progress(0.0, text=f"Running {label}: 0 of {runs:,} runs")
+    bar = st.progress(0.0, text=f"Running {plain(label)}: 0 of {runs:,} runs")
+    session = session_id()
     try:
-        result = run_on_pool(_executor(), scenario, runs, seed, bar, label)
-    except WorkerLost:  # a worker died (killed, out of memory): the executor starts a new pool
-        result = run_on_pool(_executor(), scenario, runs, seed, bar, label)
+        result = run_on_pool(_pool(), scenario, runs, seed, bar, label, session)
+    except WorkerLost:  # a worker died (killed, out of memory): the pool starts new workers
+        result = run_on_pool(_pool(), scenario, runs, seed, bar, label, session)
     bar.empty()
     cache.put(key, result)
     return result
 
 
-def run_on_pool(executor: ProcessExecutor, scenario: Scenario, runs: int, seed: int, bar,
-                label: str) -> BatchResults:
-    """A batch in memory, in chunks small enough to keep both workers busy and the bar moving."""
+def run_on_pool(pool: FairPool, scenario: Scenario, runs: int, seed: int, bar, label: str,
+                session: str = "dashboard") -> BatchResults:
+    """A batch in memory as `session`'s batch on the shared pool, in chunks of about 0.2 s (so the
+    pool can switch sessions and drop a cancelled batch quickly) that still keep the bar moving.
+
+    While the batch waits for a worker the bar is redrawn every half second: each redraw is a
+    point where Streamlit can stop a stale script run (a newer change, a closed tab), and
+    stopping it here cancels the batch. `BatchTooLong` or `BatchCancelled` come out as plain
+    errors."""
     done = 0
+
+    def show() -> None:
+        bar.progress(min(done / runs, 1.0), text=f"Running {plain(label)}: {done:,} of {runs:,} runs")
 
     def advance(finished: int) -> None:
         nonlocal done
         done += finished
-        bar.progress(done / runs, text=f"Running {label}: {done:,} of {runs:,} runs")
+        show()
 
-    return run_batch(scenario, runs, seed, chunk_size=max(25, -(-runs // (executor.workers * 4))),
-                     progress=advance, executor=executor)
+    executor = pool.session(session, label, on_wait=show)
+    try:
+        return run_batch(scenario, runs, seed,
+                         chunk_size=quick_chunk_size(scenario, runs, pool.workers),
+                         progress=advance, executor=executor)
+    finally:
+        executor.cancel()  # whatever stopped this call (an error, a rerun), no chunk is left queued
 
 
 # ------------------------------------------------------------------------ errors
 
 
 def show_problem(exc: BaseException, what: str) -> None:
-    """A user's mistake as a clear message in the page (never a traceback)."""
+    """A user's mistake as a clear message in the page (never a traceback); every part that came
+    from a file or a user is plain text."""
     if isinstance(exc, ScenarioError):
-        lines = "\n".join(f"- `{p.render()}`" for p in exc.problems)
-        st.error(f"**{what} cannot be used.** In {exc.file}:\n\n{lines}", icon="⚠️")
+        lines = "\n".join(f"- {plain(p.render())}" for p in exc.problems)
+        st.error(f"**{plain(what)} cannot be used.** In {plain(exc.file)}:\n\n{lines}", icon="⚠️")
     else:
-        st.error(f"**{what}:** {exc}", icon="⚠️")
+        st.error(f"**{plain(what)}:** {plain(exc)}", icon="⚠️")
 
 
 @contextmanager
 def guarded(what: str) -> Iterator[None]:
-    """Turn any error inside into a message; the rest of the page keeps working."""
+    """The error boundary: any error inside becomes a plain message and the rest of the page keeps
+    working. Streamlit's own stop and rerun signals are BaseExceptions and pass through."""
     try:
         yield
     except FundsimError as exc:
         show_problem(exc, what)
-    except Exception as exc:  # a bug: say so plainly; details go to the server log only
+    except Exception as exc:  # a bug: say so plainly; the traceback goes to the server log only
         traceback.print_exc()
-        st.error(f"**{what} failed** because of an internal error ({type(exc).__name__}: {exc}). "
-                 "The rest of the page still works; please report this.", icon="🛑")
+        st.error(f"**{plain(what)} failed** because of an internal error "
+                 f"({plain(type(exc).__name__)}); the details are in the server's log. The rest of "
+                 "the page still works; please report this.", icon="🛑")
 
 
 # ------------------------------------------------------------------------ the comparison view
@@ -214,9 +303,28 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
     run-by-run differences."""
     sentence = comparison.headline_text(results) if paired else None
     if sentence:
-        st.markdown(f"### {sentence}")
-        st.caption(comparison.money_sentence(results) + " Intervals are for the mean over runs; "
-                   "single runs spread much wider (see the distributions).")
+        st.markdown(f"### {plain(sentence)}")
+        st.caption(plain(comparison.money_sentence(results)) + " Intervals are for the mean over "
+                   "runs; single runs spread much wider (see the distributions).")
+    if len(results) > 1:
+        # What the headline compares, a warning when it mixes groups of levers, and why.
+        for line in comparison.what_differs(results):
+            st.caption(plain(line))
+        for warning in comparison.mixed_warnings(results):
+            st.warning(plain(warning))
+    why = comparison.explanation(results) if paired else []
+    if why:
+        with st.expander("Why: what the difference is made of"):
+            for line in why:
+                st.markdown(plain(line))
+            frame = comparison.attribution_frame(results)
+            a_col, b_col = frame.columns[3], frame.columns[4]
+            st.caption("Each line: the reference, the scenario, and the paired mean difference "
+                       "with its 95% interval.")
+            st.markdown("\n".join(
+                f"- {plain(row['driver'])}: {row[a_col]:,.2f} → {row[b_col]:,.2f}; "
+                f"{row['difference']:+,.2f} ({row['95% CI low']:+,.2f} to "
+                f"{row['95% CI high']:+,.2f})" for _, row in frame.iterrows()))
     view = st.radio("View", VIEWS, horizontal=True, key=f"{prefix}_view",
                     label_visibility="collapsed")
     others = list(results.items())[1:] if paired else []
@@ -247,9 +355,9 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
             diff = charts.paired_differences(a.runs, b.runs, metric)
             mean, lo, hi = mean_ci(diff)
             better = charts.better_share(diff, metric)
-            st.markdown(f"**{b_name} against {a_name}:** mean difference {mean:+,.1f} "
-                        f"(95% CI {lo:+,.1f} to {hi:+,.1f}); {b_name} is better in "
-                        f"**{better:.0%}** of paired runs.")
+            st.markdown(f"**{plain(b_name)} against {plain(a_name)}:** mean difference "
+                        f"{plain(f'{mean:+,.1f}')} (95% CI {plain(f'{lo:+,.1f} to {hi:+,.1f}')}); "
+                        f"{plain(b_name)} is better in **{better:.0%}** of paired runs.")
             st.plotly_chart(figures[f"diff_{i}"], key=f"{prefix}_diff_{i}")
     else:
         summary = comparison.summary_frame(results)

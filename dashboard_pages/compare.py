@@ -1,10 +1,15 @@
 """Compare page: reviewers put results folders (written by `fundsim run`) and saved scenarios side
 by side: the same charts and paired statistics as Explore, the scenarios' parameter differences,
 and the manifest facts. A folder whose files do not match its manifest is refused, not shown.
+
+Only folders under the results directory (FUNDSIM_RESULTS_DIR, plus any in FUNDSIM_RESULTS_DIRS)
+can be opened: a typed path is resolved and refused if it lies outside, with the same message
+whether or not it exists.
 """
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +50,23 @@ def _stamp(folder: Path) -> tuple[float, ...]:
     return tuple(p.stat().st_mtime for p in sorted(folder.iterdir()) if p.is_file())
 
 
+def _open(folder: Path, shown: str) -> BatchResults | None:
+    """A results folder, checked against its manifest, or None after a plain message."""
+    try:
+        return _load(str(folder), _stamp(folder) if folder.is_dir() else ())
+    except FundsimError as exc:
+        st.error(f"**Refused {ui.plain(shown)}:** {ui.plain(exc)}", icon="⛔")
+    except (OSError, ValueError) as exc:  # unreadable files: say which, not how Python failed
+        st.error(f"**Refused {ui.plain(shown)}:** it cannot be read as a results folder "
+                 f"({ui.plain(type(exc).__name__)}).", icon="⛔")
+    except Exception as exc:
+        traceback.print_exc()
+        st.error(f"**Refused {ui.plain(shown)}:** reading it failed because of an internal error "
+                 f"({ui.plain(type(exc).__name__)}); the details are in the server's log.",
+                 icon="⛔")
+    return None
+
+
 def _facts(label: str, source: str, res: BatchResults) -> dict:
     manifest = res.manifest
     return {"scenario": label, "from": source, "seed": res.seed, "runs": len(res.runs),
@@ -62,7 +84,8 @@ def main() -> None:
     labels = {str(f.relative_to(root)): f for f in folders}
     with st.sidebar:
         st.header("Results folders")
-        picked = st.multiselect(f"Found under {root}", list(labels), default=list(labels)[:2],
+        picked = st.multiselect(f"Found under {ui.plain(root)}", list(labels),
+                                default=list(labels)[:2],
                                 key="compare_results")
         extra = st.text_input("…or a results folder's path", key="compare_path")
         st.header("Scenarios to run here")
@@ -74,14 +97,17 @@ def main() -> None:
         seed = st.number_input("Seed", value=1, min_value=0, step=1, key="compare_seed")
 
     chosen: list[tuple[str, str, BatchResults]] = []
-    paths = [labels[p] for p in picked] + ([Path(extra.strip())] if extra.strip() else [])
-    for folder in paths:
-        try:
-            res = _load(str(folder), _stamp(folder) if folder.is_dir() else ())
-        except FundsimError as exc:
-            st.error(f"**Refused {folder}:** {exc}", icon="⛔")
+    typed = [extra.strip()] if extra.strip() else []
+    for shown in [*picked, *typed]:
+        folder = ui.allowed_folder(str(labels.get(shown, shown)))
+        if folder is None:
+            st.error(f"**Refused {ui.plain(shown)}:** the Compare page opens results folders under "
+                     f"{ui.plain(', '.join(map(str, ui.results_roots())))} only (an operator can "
+                     f"add folders with {ui.plain('FUNDSIM_RESULTS_DIRS')}).", icon="⛔")
             continue
-        chosen.append((res.name, str(folder), res))
+        res = _open(folder, shown)
+        if res is not None:
+            chosen.append((res.name, str(folder), res))
     if run_here:
         if not ui.MIN_RUNS <= runs <= ui.MAX_RUNS:
             st.error(f"**Runs per scenario = {runs:,}:** choose between {ui.MIN_RUNS:,} and "
@@ -122,4 +148,5 @@ def main() -> None:
         ui.render_comparison(results, prefix="compare", paired=len(seeds) == 1)
 
 
-main()
+with ui.guarded("The Compare page"):
+    main()

@@ -40,7 +40,8 @@ def _stream_inputs(name: str, s: StreamSettings) -> StreamSettings:
         "settlement_years", "delay_min", "delay_mode", "delay_max", "amount_volatility",
         "carry_over_within_settlement", "carry_over_across_settlements")}
     keys.update(k.values())
-    with st.expander(f"{name.replace('_', ' ').capitalize()} funding", expanded=name == "core"):
+    with st.expander(f"{ui.plain(name.replace('_', ' ').capitalize())} funding",
+                     expanded=name == "core"):
         years = st.slider("Settlement length (years)", 1, max(5, s.settlement_years),
                           s.settlement_years, key=k["settlement_years"],
                           help="How many years one settlement confirms at a time.")
@@ -96,7 +97,8 @@ def _take_upload() -> None:
         st.session_state["_upload_outcome"] = exc
         return
     st.session_state.setdefault("uploaded", {})[scenario.name] = scenario
-    st.session_state["_upload_outcome"] = f"Loaded “{scenario.name}”: now under Start from."
+    st.session_state["_upload_outcome"] = (f"Loaded “{ui.plain(scenario.name)}”: now under Start "
+                                           "from.")
     st.session_state["start"] = f"{scenario.name} (uploaded)"
     _reset_settings()
 
@@ -153,8 +155,8 @@ def _save_and_download(a: Scenario, results: dict) -> None:
             else:
                 # Rerun so Start from lists the new file; the message survives the rerun.
                 st.session_state["saved_message"] = (
-                    f"Saved as `{path}`. Run it headless with `fundsim run {path}`; it is now "
-                    "under Start from.")
+                    f"Saved as {ui.plain(path)}. Run it headless with fundsim run "
+                    f"{ui.plain(path)}; it is now under Start from.")
                 st.rerun()
         if "saved_message" in st.session_state:
             st.success(st.session_state.pop("saved_message"))
@@ -206,4 +208,5 @@ def main() -> None:
         _save_and_download(a, results)
 
 
-main()
+with ui.guarded("The Explore page"):
+    main()

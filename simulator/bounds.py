@@ -36,6 +36,12 @@ MAX_MONEY_M = 1_000_000.0
 MIN_COST_PER_FTE_K, MAX_COST_PER_FTE_K = 1.0, 10_000.0
 MAX_DISRUPTIONS_PER_FTE_YEAR = 1_000.0
 MAX_MONTHS = {"recruitment_lead_months": 120.0, "lead_time_months": 600.0}
+MAX_COST_GROWTH_FACTOR = 100.0
+"""Outturn cost = capex_m x factor. Large IT projects overrun by 45% on average and the worst by a
+few times (docs/model.md); a hundredfold overrun is beyond any recorded project."""
+MAX_COST_GROWTH_SIGMA = 2.0
+"""A lognormal factor with sigma 2 already puts one project in a hundred above 100 times its median
+(exp(2 x 2.33)); the baseline IT factor's sigma is 0.5."""
 MAX_OUTPUT_CEILING = 1e15
 """Counts are stored as 64-bit integers and money as doubles: 1e15 keeps both exact to the unit
 (doubles hold every whole number below 2**53, about 9e15)."""
@@ -127,9 +133,32 @@ def scenario_problems(s: Scenario) -> list[Problem]:
                 out.append(problem(f"{path}.{part}", f"must be at most {limit:g} months ({limit / 12:g} "
                                    "years, beyond any horizon): larger times overflow the model's "
                                    "clock arithmetic", value))
+    out += _cost_growth_problems(s)
     if not out:
         out += _ceiling_problems(s)
         out += event_problems(s)
+    return out
+
+
+def _cost_growth_problems(s: Scenario) -> list[Problem]:
+    """Each capability's cost growth factor: its numbers at most 100, a lognormal's sigma at most 2."""
+    out = []
+    for name, cap in s.capabilities.items():
+        path = f"capabilities.{name}.cost_growth_factor"
+        dist = cap.cost_growth_factor
+        for part, value in _dist_numbers(dist):
+            if value > MAX_COST_GROWTH_FACTOR:
+                out.append(problem(f"{path}.{part}", f"must be at most {MAX_COST_GROWTH_FACTOR:g} (the "
+                                   "outturn cost is capex_m times this factor; large IT projects "
+                                   "overrun by 45% on average and a hundredfold overrun is beyond "
+                                   "any recorded project; larger factors only push money towards "
+                                   "overflow)", value))
+        sigma = getattr(dist, "sigma", None)
+        if isinstance(sigma, int | float) and sigma > MAX_COST_GROWTH_SIGMA:
+            out.append(problem(f"{path}.sigma", f"must be at most {MAX_COST_GROWTH_SIGMA:g} for a cost "
+                               "growth factor (at sigma 2 one project in a hundred already costs "
+                               "over 100 times its median; the baseline IT factor's sigma is 0.5)",
+                               sigma))
     return out
 
 

@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1",
                    help="address to serve on (127.0.0.1: this machine only)")
     p.add_argument("--port", type=_positive_int, default=8501, help="port (8501)")
+    p.add_argument("--results-dir", type=Path, default=None, metavar="DIR",
+                   help="the folder the Compare page lists and may open results folders under "
+                        "(default: results/ beside dashboard.py, or FUNDSIM_RESULTS_DIR)")
     return parser
 
 
@@ -640,6 +643,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if not app.is_file():
         raise UsageError(f"{app}: the dashboard ships with the repository; run fundsim dashboard "
                          "from a clone installed with `pip install -e .` (or `make dashboard`)")
+    if args.results_dir is not None:
+        if not args.results_dir.is_dir():
+            raise UsageError(f"{args.results_dir}: --results-dir must be an existing folder")
+        os.environ["FUNDSIM_RESULTS_DIR"] = str(args.results_dir.resolve())
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
                args.address, "--server.port", str(args.port), "--browser.gatherUsageStats", "false"]
     err.print(f"fundsim dashboard on http://{args.address}:{args.port} (Ctrl+C stops it)",

@@ -40,6 +40,16 @@ ANNUAL = load_scenario(ROOT / "scenarios" / "annual.toml")
      r"capabilities\.it_modernisation\.lead_time_months\.mode = 1e\+308: must be at most 600 months"),
     ('[workforce]\nrecruitment_lead_months = { dist = "lognormal", median = 1e300, sigma = 1 }',
      r"workforce\.recruitment_lead_months\.median = 1e\+300: must be at most 120 months"),
+    ('[capabilities.it_modernisation]\ncost_growth_factor = { dist = "fixed", value = 1e300 }',
+     r"capabilities\.it_modernisation\.cost_growth_factor\.value = 1e\+300: must be at most 100 "
+     r"\(the outturn cost is capex_m times this factor; .*overflow\)"),
+    ('[capabilities.it_modernisation]\ncost_growth_factor = { dist = "pert", min = 1, mode = 2, '
+     'max = 1e6 }',
+     r"capabilities\.it_modernisation\.cost_growth_factor\.max = 1000000\.0: must be at most 100"),
+    ('[capabilities.it_modernisation]\ncost_growth_factor = { dist = "lognormal", median = 1.28, '
+     'sigma = 4.5 }',
+     r"capabilities\.it_modernisation\.cost_growth_factor\.sigma = 4\.5: must be at most 2 for a "
+     r"cost growth factor \(at sigma 2 one project in a hundred"),
     ("[operations]\ndisruptions_per_fte_year = 10\n[funding]\nreal_growth = 1.0\n"
      "[horizon]\nyears = 30",
      r"operations\.disruptions_per_fte_year = 10\.0: with this budget, staff cost and the "
@@ -143,7 +153,10 @@ def test_a_run_whose_counts_would_wrap_stops_with_a_model_error_naming_the_outpu
         run_once(scenario, run=0, seed=1)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
 def test_a_run_whose_money_is_not_finite_stops_with_a_model_error():
+    """A budget of 1e308 overflows on purpose: numpy's overflow warnings are expected here."""
     funding = ANNUAL.funding.model_copy(update={"baseline_budget_m": 1e308})
     scenario = ANNUAL.model_copy(update={"funding": funding})
     with pytest.raises(ModelError, match=r"output \w+ = (nan|inf|[\d.e+]+): outputs must be finite"):

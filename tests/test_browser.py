@@ -1,17 +1,27 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright against a real
 `streamlit run dashboard.py` on 127.0.0.1. Moves the settlement slider the way a planner does (focus
-and arrow key), waits for the rerun, and checks that the charts changed and no exception shows."""
+and arrow key), waits for the rerun, and checks that the charts changed and no exception shows.
+
+Issue 13 on a shared server: two browser contexts are two sessions; one uploads a scenario whose
+runs are about thirty times heavier and the other's change still finishes; a change stops the stale
+batch's chunks being scheduled (read from the pool's stats file, FUNDSIM_POOL_STATS, never from
+wall-clock speed); SIGTERM of the server stops its busy workers; a Markdown image in a scenario
+name is never fetched."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -35,43 +45,103 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    ARTEFACTS.mkdir(exist_ok=True)
-    folder = tmp_path_factory.mktemp("dashboard")
-    port = _free_port()
-    env = {**os.environ, "FUNDSIM_SAVED_DIR": str(folder / "saved"),
-           "FUNDSIM_RESULTS_DIR": str(folder / "results")}
-    log = (ARTEFACTS / "streamlit.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
+class Server:
+    """A `streamlit run dashboard.py` on 127.0.0.1 with its own folders and pool stats file."""
+
+    def __init__(self, folder: Path, log_name: str) -> None:
+        self.stats = folder / "pool-stats.json"
+        port = _free_port()
+        # A long time budget: these tests cancel heavy batches themselves and check how.
+        env = {**os.environ, "FUNDSIM_SAVED_DIR": str(folder / "saved"),
+               "FUNDSIM_RESULTS_DIR": str(folder / "results"), "FUNDSIM_POOL_STATS": str(self.stats),
+               "FUNDSIM_BATCH_SECONDS": "600", "PYTHONFAULTHANDLER": "1"}
+        self.log_path = ARTEFACTS / log_name
+        log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port),
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
                     if response.read() == b"ok":
                         break
             except OSError:
                 pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start; see {ARTEFACTS / 'streamlit.log'}")
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"streamlit did not start; see {self.log_path}")
             time.sleep(0.3)
-        yield url
-    finally:
-        server.terminate()
+
+    def batches(self) -> list[dict]:
         try:
-            server.wait(timeout=15)
+            return json.loads(self.stats.read_text())["batches"]
+        except (OSError, ValueError, KeyError):
+            return []
+
+    def workers(self) -> list[int]:
+        try:
+            return json.loads(self.stats.read_text())["workers"]
+        except (OSError, ValueError, KeyError):
+            return []
+
+    def batch(self, label: str, after: int = 0) -> dict | None:
+        """The newest batch with this label and an id above `after`."""
+        found = [b for b in self.batches() if b["label"] == label and b["id"] > after]
+        return found[-1] if found else None
+
+    def last_id(self) -> int:
+        return max((b["id"] for b in self.batches()), default=0)
+
+    def wait_for(self, label: str, condition, what: str, after: int = 0,
+                 timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.batch(label, after)
+            if found is not None and condition(found):
+                return found
+            assert self.proc.poll() is None, f"the server stopped; see {self.log_path}"
+            assert time.monotonic() < deadline, f"{label}: gave up waiting for {what}: {found}"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    ARTEFACTS.mkdir(exist_ok=True)
+    running = Server(tmp_path_factory.mktemp("dashboard"), "streamlit.log")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def app_url(server):
+    return server.url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 def _wait_until_idle(page: Page, timeout_ms: float = 120_000) -> None:
@@ -89,37 +159,198 @@ def _chart_data(page: Page) -> str:
         "el => JSON.stringify(el.data.map(t => [t.name, t.y]))")
 
 
-def test_moving_the_settlement_slider_updates_the_charts(app_url):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+def test_moving_the_settlement_slider_updates_the_charts(app_url, browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        headline = page.locator(f"{LIVE} h3").filter(has_text="disruptions over 6 years")
+        expect(headline).to_be_visible(timeout=180_000)
+        expect(page.locator(CHART)).to_be_visible(timeout=60_000)
+        _wait_until_idle(page)
+        before_text = headline.inner_text()
+        before_chart = _chart_data(page)
+        assert before_text.startswith("annual with three-year settlements adds")
+
+        slider = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").first
+        expect(slider).to_contain_text("Settlement length")
+        thumb = slider.get_by_role("slider")
+        thumb.focus()
+        started = time.perf_counter()
+        thumb.press("ArrowRight")
+        changed = page.locator(f"{LIVE} h3").filter(has_text="annual (edited)")
+        expect(changed).to_be_visible(timeout=120_000)
+        _wait_until_idle(page)
+        elapsed = time.perf_counter() - started
+        print(f"\nslider to updated charts: {elapsed:.2f} s (1,000 runs, one scenario re-run)")
+
+        assert thumb.evaluate("el => el.value ?? el.getAttribute('aria-valuenow')") == "2"
+        assert _chart_data(page) != before_chart
+        assert page.get_by_test_id("stException").count() == 0
+        page.screenshot(path=str(ARTEFACTS / "dashboard-after-slider.png"), full_page=True)
+        (ARTEFACTS / "dashboard-timing.json").write_text(json.dumps(
+            {"slider_to_updated_charts_s": round(elapsed, 3), "runs": 1000}))
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------------------ a shared server (issue 13)
+
+HEAVY = "heavy upload"
+
+
+def _scenario_file(name: str, **changes) -> bytes:
+    from simulator import load_scenario
+    from simulator.planner import scenario_toml
+
+    annual = load_scenario(ROOT / "scenarios" / "annual.toml")
+    return scenario_toml(annual.with_changes({"scenario.name": name, **changes})).encode()
+
+
+def _heavy_file() -> bytes:
+    """Weekly recruitment campaigns for 30 years: about 15 times the events of a shipped run and
+    30 times its time (a 1,000-run batch is about a minute of both workers), yet inside every
+    bound (intervals below a week are refused)."""
+    return _scenario_file(HEAVY, **{"workforce.recruitment_interval_months": 0.25,
+                                    "horizon.years": 30})
+
+
+def _open(browser, url: str):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    expect(page.locator(f"{LIVE} h3").first).to_be_visible(timeout=180_000)
+    _wait_until_idle(page)
+    return context, page
+
+
+def _upload(page: Page, name: str, data: bytes) -> None:
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Load a scenario file").click()
+    sidebar.locator('input[type="file"]').set_input_files(
+        files=[{"name": name, "mimeType": "application/toml", "buffer": data}])
+
+
+def _press_settlement_slider(page: Page) -> None:
+    thumb = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").first.get_by_role("slider")
+    thumb.focus()
+    thumb.press("ArrowRight")
+
+
+def test_a_shared_server_with_a_heavy_upload(tmp_path, browser):
+    """Issue 13's shared-dashboard attack, on a server of its own, in the order a person meets it:
+
+    1. session A uploads a scenario whose runs are about thirty times heavier: its batch runs;
+    2. session B's change still finishes, while A's heavy batch is still running;
+    3. A changes a setting: its stale batch is cancelled and not one more of its chunks is
+       scheduled while the new batch gets ten;
+    4. SIGTERM of the server, with both workers busy: the server exits and so do its workers.
+    """
+    own = Server(tmp_path, "streamlit-shared.log")
+    try:
+        other, page_b = _open(browser, own.url)
+        mine, page_a = _open(browser, own.url)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.goto(app_url)
-            headline = page.locator(f"{LIVE} h3").filter(has_text="disruptions over 6 years")
-            expect(headline).to_be_visible(timeout=180_000)
-            expect(page.locator(CHART)).to_be_visible(timeout=60_000)
-            _wait_until_idle(page)
-            before_text = headline.inner_text()
-            before_chart = _chart_data(page)
-            assert before_text.startswith("annual with three-year settlements adds")
+            # 1. the heavy upload
+            _upload(page_a, "heavy.toml", _heavy_file())
+            heavy = own.wait_for(HEAVY, lambda b: b["state"] == "running" and b["finished"] >= 2,
+                                 "the heavy batch to be running")
 
-            slider = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").first
-            expect(slider).to_contain_text("Settlement length")
-            thumb = slider.get_by_role("slider")
-            thumb.focus()
-            started = time.perf_counter()
-            thumb.press("ArrowRight")
-            changed = page.locator(f"{LIVE} h3").filter(has_text="annual (edited)")
-            expect(changed).to_be_visible(timeout=120_000)
-            _wait_until_idle(page)
-            elapsed = time.perf_counter() - started
-            print(f"\nslider to updated charts: {elapsed:.2f} s (1,000 runs, one scenario re-run)")
+            # 2. the other session asks for two new batches (300 runs: a count never run here)
+            before = page_b.locator(f"{LIVE} h3").first.inner_text()
+            runs = page_b.get_by_test_id("stSidebar").get_by_label("Runs per scenario (100-5,000)")
+            runs.fill("300")
+            runs.press("Enter")
+            expect(page_b.locator(f"{LIVE} h3").first).not_to_have_text(before, timeout=120_000)
+            _wait_until_idle(page_b)
+            theirs = own.batch("annual with three-year settlements", after=heavy["id"])
+            assert theirs is not None and theirs["state"] == "done", theirs
+            now = own.batch(HEAVY)
+            assert now["id"] == heavy["id"] and now["state"] == "running", (
+                f"the other session's change waited for the heavy batch: {now}")
+            assert now["finished"] < now["tasks"]
+            assert page_b.get_by_test_id("stException").count() == 0
 
-            assert thumb.evaluate("el => el.value ?? el.getAttribute('aria-valuenow')") == "2"
-            assert _chart_data(page) != before_chart
-            assert page.get_by_test_id("stException").count() == 0
-            page.screenshot(path=str(ARTEFACTS / "dashboard-after-slider.png"), full_page=True)
-            (ARTEFACTS / "dashboard-timing.json").write_text(json.dumps(
-                {"slider_to_updated_charts_s": round(elapsed, 3), "runs": 1000}))
+            # 3. a change in the heavy session while its batch runs
+            _press_settlement_slider(page_a)
+            stale = own.wait_for(HEAVY, lambda b: b["state"] == "cancelled",
+                                 "the stale batch to be cancelled", timeout=60)
+            edited = f"{HEAVY} (edited)"
+            fresh = own.wait_for(edited, lambda b: b["submitted"] >= 1, "the new batch",
+                                 after=stale["id"])
+            own.wait_for(edited, lambda b: b["submitted"] >= fresh["submitted"] + 10,
+                         "ten more chunks of the new batch", after=stale["id"])
+            assert own.batch(HEAVY)["submitted"] == stale["submitted"] < stale["tasks"], (
+                "chunks of the stale batch were scheduled after the change")
+            assert page_a.get_by_test_id("stException").count() == 0
+
+            # 4. stop the server while the new heavy batch keeps both workers busy
+            assert own.batch(edited, after=stale["id"])["state"] == "running"
+            workers = own.workers()
+            assert len(workers) == 2, workers
+            own.proc.send_signal(signal.SIGTERM)
+            try:
+                own.proc.wait(timeout=60)  # it exits without waiting for the running chunks
+            except subprocess.TimeoutExpired:  # every thread's stack into the log, then fail
+                own.proc.send_signal(signal.SIGABRT)
+                own.proc.wait()
+                pytest.fail(f"the server did not exit on SIGTERM; see {own.log_path}")
         finally:
-            browser.close()
+            mine.close()
+            other.close()
+    finally:
+        if own.proc.poll() is None:
+            own.stop()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"workers {workers} outlived the server"
+        time.sleep(0.05)
+
+
+class _Counter(http.server.BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).hits.append(self.path)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_markdown_image_in_a_scenario_name_is_never_fetched(server, browser):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    name = f"![b]({base}/name.png) <img src={base}/html.png>"
+    context, page = _open(browser, server.url)
+    try:
+        _upload(page, "named.toml", _scenario_file(
+            name, **{"scenario.description": f"![d]({base}/description.png)"}))
+        expect(page.get_by_test_id("stSidebar").get_by_text(name[:20]).first).to_be_visible(
+            timeout=60_000)
+        headline = page.locator(f"{LIVE} h3").filter(has_text=f"![b]({base}/name.png)")
+        expect(headline).to_be_visible(timeout=120_000)
+        _wait_until_idle(page)
+        assert page.locator(f'img[src^="{base}"]').count() == 0
+        page.wait_for_timeout(500)  # a stray image request would have been sent by now
+        assert _Counter.hits == []
+        # the counter works: an image the test itself adds is fetched
+        page.evaluate(f"() => {{ const i = new Image(); i.src = '{base}/control.png'; }}")
+        deadline = time.monotonic() + 30
+        while "/control.png" not in _Counter.hits and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _Counter.hits == ["/control.png"]
+    finally:
+        context.close()
+        httpd.shutdown()
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
+        return False

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from html import unescape
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from simulator import load_scenario, run_batch
 from simulator.analysis import headline, paired_comparison
+from simulator.cli import main
 from simulator.planner import three_year_counterpart
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +38,8 @@ def folders(tmp_path, monkeypatch):
     """Saved scenarios and results go to temporary folders, never into the repository."""
     monkeypatch.setenv("FUNDSIM_SAVED_DIR", str(tmp_path / "saved"))
     monkeypatch.setenv("FUNDSIM_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.delenv("FUNDSIM_RESULTS_DIRS", raising=False)
+    monkeypatch.delenv("FUNDSIM_BATCH_SECONDS", raising=False)
     return tmp_path
 
 
@@ -38,10 +49,20 @@ def _app() -> AppTest:
     return at
 
 
+def _unescaped(markdown: str) -> str:
+    """What the reader sees of Markdown written by `common.plain`: the text without its escapes."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def _errors(at: AppTest) -> str:
+    """The page's error messages as read (no escapes, no bold markers)."""
+    return " ".join(_unescaped(e.value.replace("**", "")) for e in at.error)
+
+
 def _headline(at: AppTest) -> str:
     found = [m.value for m in at.markdown if m.value.startswith("### ")]
     assert len(found) == 1, found
-    return found[0][4:]
+    return _unescaped(found[0][4:])
 
 
 def _chart(at: AppTest, key: str) -> dict:
@@ -88,6 +109,20 @@ def test_explore_opens_on_annual_against_three_year_with_the_runners_numbers(exp
     assert summary.iloc[0]["annual: mean"] == pytest.approx(a.runs["disruptions_total"].mean())
 
 
+def test_the_headline_says_what_it_compares_and_why(expected_default):
+    """Issue 8 item 6: the page names the parameters that differ and explains the headline from
+    the same paired runs, as the CLI and the report do."""
+    at = _app()
+    a, b = expected_default
+    captions = " ".join(c.value for c in at.caption)
+    assert "differs from annual in settlement length" in captions
+    why = next(e for e in at.expander if "Why" in e.label)
+    text = " ".join(m.value for m in why.markdown)
+    lapsed = (b.runs["lapsed_funds_m"] - a.runs["lapsed_funds_m"]).mean()
+    assert f"£{abs(lapsed):,.1f}m less" in text.replace("\\", "")
+    assert not at.warning  # one group of levers: no warning
+
+
 def test_moving_the_settlement_slider_reruns_and_changes_the_headline():
     at = _app()
     before = _headline(at)
@@ -119,7 +154,7 @@ def test_a_minimum_above_the_maximum_is_a_clear_message_and_the_page_recovers():
     at = _app()
     at.number_input(key="core.delay_min").set_value(9.0).run()
     assert not at.exception
-    message = " ".join(e.value for e in at.error)
+    message = _errors(at)
     assert "confirmation_delay_months" in message and "min" in message
     assert not [m for m in at.markdown if m.value.startswith("### ")]
     at.number_input(key="core.delay_min").set_value(-1.0).run()
@@ -131,7 +166,7 @@ def test_runs_outside_the_allowed_range_is_a_clear_message():
     at = _app()
     at.number_input(key="runs").set_value(0).run()
     assert not at.exception
-    assert "choose between 100 and 5,000" in at.error[0].value
+    assert "choose between 100 and 5,000" in _unescaped(at.error[0].value)
 
 
 def test_save_writes_a_scenario_and_never_overwrites_without_confirmation(folders):
@@ -141,14 +176,14 @@ def test_save_writes_a_scenario_and_never_overwrites_without_confirmation(folder
     at.button(key="save_button").click().run()
     assert not at.exception
     path = folders / "saved" / "two_year_core.toml"
-    assert path.is_file() and "Saved as" in at.success[0].value
+    assert path.is_file() and "Saved as" in _unescaped(at.success[0].value)
     assert load_scenario(path).funding.streams["core"].settlement_years == 2
     # the saved scenario is offered as a starting point
     assert "two_year_core (saved)" in at.selectbox(key="start").options
     before = path.read_text()
     at.slider(key="core.settlement_years").set_value(3).run()
     at.button(key="save_button").click().run()
-    assert "already exists" in " ".join(e.value for e in at.error)
+    assert "already exists" in _errors(at)
     assert path.read_text() == before
     at.checkbox(key="save_replace").check().run()
     at.button(key="save_button").click().run()
@@ -160,11 +195,11 @@ def test_a_broken_upload_is_a_clear_message_and_a_good_one_loads():
     at = _app()
     at.file_uploader(key="upload").set_value(("broken.toml", b"[scenario\nname=", "text/plain")).run()
     assert not at.exception
-    assert "broken.toml" in " ".join(e.value for e in at.error)
+    assert "broken.toml" in _errors(at)
     assert _headline(at)  # the rest of the page keeps working
     good = (ROOT / "scenarios" / "three_year.toml").read_text()  # has a base: refused clearly
     at.file_uploader(key="upload").set_value(("three_year.toml", good.encode(), "text/plain")).run()
-    assert "must be complete" in " ".join(e.value for e in at.error)
+    assert "must be complete" in _errors(at)
     from simulator.planner import scenario_toml
 
     complete = scenario_toml(ANNUAL.with_changes({"scenario.name": "uploaded one"})).encode()
@@ -208,7 +243,7 @@ def test_compare_page_refuses_a_folder_that_does_not_match_its_manifest(folders)
     at = _app()
     at.switch_page(COMPARE).run()
     assert not at.exception
-    message = " ".join(e.value for e in at.error)
+    message = _errors(at)
     assert "Refused" in message and "does not match its manifest" in message
 
 
@@ -226,37 +261,255 @@ def test_compare_page_runs_saved_scenarios_on_demand_and_warns_about_other_seeds
     assert _headline(at).startswith("three_year ")
 
 
-def test_fundsim_dashboard_serves_the_app(tmp_path):
-    """`fundsim dashboard` starts the real server on 127.0.0.1 and stops on SIGTERM."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
+def _serve(command: list[str], log: Path) -> tuple[subprocess.Popen, int]:
+    """Start a dashboard server on a free port (appended as --port/--server.port by the caller's
+    `command` template) and wait until it answers its health check on 127.0.0.1."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    fundsim = Path(sys.executable).with_name("fundsim")
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([str(fundsim), "dashboard", "--port", str(port)], stdout=log,
-                              stderr=subprocess.STDOUT)
+    out = log.open("w")
+    server = subprocess.Popen([part.replace("PORT", str(port)) for part in command], cwd=ROOT,
+                              stdout=out, stderr=subprocess.STDOUT)
+    out.close()
+    deadline = time.monotonic() + 60
+    body = b""
+    while time.monotonic() < deadline and server.poll() is None and body != b"ok":
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                        timeout=2) as response:
+                body = response.read()
+        except OSError:
+            time.sleep(0.3)
+    if body != b"ok":
+        server.kill()
+        server.wait()
+        pytest.fail(f"the server did not start: {log.read_text()}")
+    return server, port
+
+
+def _listening(pid: int) -> set[str]:
+    return {c.laddr.ip for c in psutil.Process(pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN}
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
     try:
-        deadline = time.monotonic() + 60
-        body = b""
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
-                                            timeout=2) as response:
-                    body = response.read()
-                    break
-            except OSError:
-                time.sleep(0.3)
-        assert body == b"ok", (tmp_path / "server.log").read_text()
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def test_fundsim_dashboard_serves_the_app_on_127_0_0_1_with_its_results_dir(tmp_path):
+    """`fundsim dashboard` starts the real server on 127.0.0.1 and stops on SIGTERM;
+    --results-dir becomes the server's FUNDSIM_RESULTS_DIR."""
+    fundsim = Path(sys.executable).with_name("fundsim")
+    server, port = _serve([str(fundsim), "dashboard", "--port", "PORT", "--results-dir",
+                           str(tmp_path)], tmp_path / "server.log")
+    try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert response.status == 200
+        assert _listening(server.pid) == {"127.0.0.1"}
+        assert psutil.Process(server.pid).environ()["FUNDSIM_RESULTS_DIR"] == str(tmp_path.resolve())
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
+        _stop(server)
     assert server.returncode is not None
+    assert main(["dashboard", "--results-dir", str(tmp_path / "missing")]) == 2
+
+
+def test_a_bare_streamlit_run_listens_on_127_0_0_1_only(tmp_path):
+    """Issue 13: `streamlit run dashboard.py` as the README says listened on all interfaces; the
+    repository's .streamlit/config.toml now binds it to this machine."""
+    server, _ = _serve([sys.executable, "-m", "streamlit", "run", "dashboard.py",
+                        "--server.headless", "true", "--server.port", "PORT"],
+                       tmp_path / "server.log")
+    try:
+        assert _listening(server.pid) == {"127.0.0.1"}
+    finally:
+        _stop(server)
+
+
+def test_a_server_started_without_the_repositorys_settings_shows_only_how_to_start_it(monkeypatch):
+    import streamlit
+
+    monkeypatch.setattr(streamlit, "get_option", lambda key, _real=streamlit.get_option: (
+        None if key == "server.address" else _real(key)))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "listens on every network interface" in _errors(at)
+    assert not [m for m in at.markdown if m.value.startswith("### ")]
+
+
+# ------------------------------------------------------------------ what the dashboard exposes
+
+
+def _outside_paths(folders: Path) -> dict[str, str]:
+    """Paths outside the results directory: a real results folder, one that does not exist, a
+    climb out with `..`, and a link inside the results directory that points outside."""
+    elsewhere = _write_results(folders / "elsewhere" / "annual", ANNUAL)
+    link = folders / "results" / "link"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    return {"existing": str(elsewhere), "missing": str(folders / "elsewhere" / "nothing"),
+            "climb": "../elsewhere/annual", "link": "link", "system": "/etc"}
+
+
+def test_compare_page_opens_nothing_outside_the_results_directory(folders):
+    paths = _outside_paths(folders)
+    at = _app()
+    at.switch_page(COMPARE).run()
+    messages = {}
+    for kind, typed in paths.items():
+        at.text_input(key="compare_path").set_value(typed).run()
+        assert not at.exception
+        assert len(at.error) == 1, kind
+        messages[kind] = _errors(at).replace(typed, "PATH")
+        assert not at.dataframe, kind  # nothing of the folder is shown
+    # the same words whether or not the path exists: nothing is revealed about the server's disk
+    assert len(set(messages.values())) == 1, messages
+    message = messages["existing"]
+    assert message.startswith("Refused PATH: the Compare page opens results folders under ")
+    assert str((folders / "results").resolve()) in message and "FUNDSIM_RESULTS_DIRS" in message
+
+
+def test_fundsim_results_dirs_widens_what_the_compare_page_may_open(folders, monkeypatch):
+    paths = _outside_paths(folders)
+    monkeypatch.setenv("FUNDSIM_RESULTS_DIRS", f"{folders / 'elsewhere'}:{folders / 'other'}")
+    at = _app()
+    at.switch_page(COMPARE).run()
+    at.text_input(key="compare_path").set_value(paths["existing"]).run()
+    assert not at.exception and not at.error
+    facts = at.dataframe[0].value
+    assert list(facts["runs"]) == [120]
+    at.text_input(key="compare_path").set_value(paths["missing"]).run()
+    assert "Refused" in _errors(at) and "results directory" not in _errors(at)
+
+
+MARKDOWN_NAME = "![b](http://127.0.0.1:9/x.png) <img src=x onerror=alert(1)> **bold** `code` $x$"
+
+
+def _rendered(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(markdown)
+
+
+def test_a_scenario_name_with_markdown_and_html_is_shown_as_text():
+    from simulator.planner import scenario_toml
+
+    upload = scenario_toml(ANNUAL.with_changes({
+        "scenario.name": MARKDOWN_NAME,
+        "scenario.description": "[click](http://127.0.0.1:9/) <script>x</script>"})).encode()
+    at = _app()
+    at.file_uploader(key="upload").set_value(("md.toml", upload, "text/plain")).run()
+    assert not at.exception
+    at.radio(key="explore_view").set_value("Run-by-run difference").run()
+    assert not at.exception
+    shown = [*at.markdown, *at.caption, *at.success, *at.error]
+    with_name = [el.value for el in shown if "x.png" in _unescaped(el.value)]
+    assert len(with_name) >= 3  # loaded message, headline, its money sentence, the difference
+    for value in with_name:
+        html = _rendered(value)
+        assert "<img" not in html and "<a " not in html and "<code>" not in html, value
+        assert "<strong>bold" not in html, value
+        assert MARKDOWN_NAME in _unescaped(value)
+    assert _headline(at).startswith(MARKDOWN_NAME)
+
+
+@pytest.mark.parametrize("text", [
+    MARKDOWN_NAME, "# heading", "1. item", "- item", "> quote", "***", "a | b\n|---|", "&amp; &lt;",
+    "~~gone~~", ":red[red] :smile: :material/home:", "back\\slash", "under_score_", "line\nbreak",
+    "[link][ref]\n\n[ref]: http://127.0.0.1:9/", "<http://127.0.0.1:9/>", "%{y} {{x}}",
+])
+def test_plain_text_survives_markdown_unchanged(text):
+    from dashboard_pages.common import plain
+
+    html = _rendered(plain(text))
+    assert "<img" not in html and "<a " not in html and "<h1" not in html
+    inner = html.strip().removeprefix("<p>").removesuffix("</p>")
+    assert "<" not in inner.replace("&lt;", "")
+    assert unescape(inner) == " ".join(text.split())
+
+
+def test_plain_text_round_trips_any_printable_text():
+    from hypothesis import given, settings
+    from hypothesis import strategies as hs
+
+    from dashboard_pages.common import plain
+
+    @settings(max_examples=150, deadline=None)
+    @given(hs.text(alphabet=hs.characters(min_codepoint=32, max_codepoint=126), min_size=1))
+    def check(text: str) -> None:
+        html = _rendered(plain(text)).strip()
+        inner = html.removeprefix("<p>").removesuffix("</p>")
+        expected = " ".join(text.split())
+        if not expected:
+            return
+        assert unescape(inner) == expected, (text, plain(text), html)
+
+    check()
+
+
+# ------------------------------------------------------------------ the error boundary
+
+
+def test_an_internal_error_is_a_plain_message_without_details(monkeypatch):
+    from simulator import comparison
+
+    def broken(_results):
+        raise RuntimeError("secret /etc/shadow details")
+
+    monkeypatch.setattr(comparison, "headline_text", broken)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    message = _errors(at)
+    assert "Running the scenarios failed because of an internal error (RuntimeError)" in message
+    assert "secret" not in message and "Traceback" not in message
+
+
+def test_an_error_anywhere_on_a_page_is_caught_by_its_boundary(monkeypatch):
+    from simulator import planner
+
+    monkeypatch.setattr(planner, "settings_from", lambda _base: {}["no such key"])
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "The Explore page failed because of an internal error (KeyError)" in _errors(at)
+
+
+def test_compare_page_loading_errors_are_plain(folders, monkeypatch):
+    _write_results(folders / "results" / "demo" / "annual", ANNUAL)
+    from simulator import results
+
+    def broken(_folder):
+        raise KeyError("files")
+
+    monkeypatch.setattr(results, "load_results", broken)
+    at = _app()
+    at.switch_page(COMPARE).run()
+    assert not at.exception
+    assert ("Refused demo/annual: reading it failed because of an internal error (KeyError); the "
+            "details are in the server's log.") in _errors(at)
+
+
+def test_a_batch_past_the_time_budget_is_a_plain_message(monkeypatch):
+    at = _app()
+    monkeypatch.setenv("FUNDSIM_BATCH_SECONDS", "0.3")
+    at.number_input(key="runs").set_value(5000).run()  # 5,000 runs take seconds on any machine
+    assert not at.exception
+    message = _errors(at)
+    assert "Running the scenarios: stopped after 0.3 s: annual takes longer than the dashboard " \
+           "allows one batch" in message
+    assert "fundsim run" in message
+
+
+def test_pool_workers_that_import_the_app_as_mp_main_do_not_load_streamlit():
+    """Streamlit runs dashboard.py as __main__, so every spawned pool worker imports it again as
+    __mp_main__: guarded, a worker starts in under a second instead of loading the whole app."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import runpy, sys; runpy.run_path('dashboard.py', "
+         "run_name='__mp_main__'); print(sorted(m for m in sys.modules if m.startswith('streamlit')"
+         " or m.startswith('dashboard_pages')))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
