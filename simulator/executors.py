@@ -211,8 +211,9 @@ class ProcessExecutor:
                         continue
                     yield index, chunk
         finally:
-            for future in pending:
-                future.cancel()
+            if lost is None:  # a broken pool fails its own futures; cancelling races with that
+                for future in pending:
+                    future.cancel()
         if lost is not None:
             self.close()
             raise WorkerLost("a worker process died during the batch (killed, or out of memory)")
@@ -328,8 +329,8 @@ class FairPool:
       least recently: a session that uploads a scenario a hundred times heavier still gets only
       its turn, and another session's slider change starts within one chunk's time.
     * **Cancellation.** `cancel` drops a batch's queued chunks (the few in flight finish and are
-      discarded); a new batch from the same session cancels that session's stale one, which is
-      what a Streamlit rerun after a widget change needs.
+      discarded, never cancelled: see `_stop`); a new batch from the same session cancels that
+      session's stale one, which is what a Streamlit rerun after a widget change needs.
     * **Time budget.** A batch still unfinished `budget` seconds after it was submitted is
       cancelled, and its reader gets `BatchTooLong` with a plain message.
     * **Workers die with the server** (`die_with_parent`), and are killed when the interpreter
@@ -570,14 +571,18 @@ class FairPool:
 
     def _stop(self, batch: _Batch, state: str, reason: str,
               kind: type[RunError] | None = None, error: BaseException | None = None) -> None:
-        """Stop a running batch: no more chunks are submitted, queued futures are cancelled, and
-        its reader is woken with the error."""
+        """Stop a running batch: no more of its chunks are submitted, and its reader is woken with
+        the error. Its chunks in flight (at most one per worker) finish and are discarded.
+
+        They are deliberately not cancelled: on Python 3.11 a future cancelled while the pool is
+        failing its futures after a worker died (`terminate_broken`) makes the pool's manager
+        thread die of InvalidStateError half-way, leaving the pool's other futures unfinished for
+        ever; and with no more than one chunk per worker in flight there is nothing queued to
+        cancel anyway."""
         if batch.state != "running":
             return
         batch.state, batch.reason = state, reason
         self._forget(batch)
-        for future in list(batch.futures):
-            future.cancel()
         if error is None:
             kind = kind or (BatchTooLong if state == "timed out" else BatchCancelled)
             error = kind(reason)

@@ -36,6 +36,10 @@ from simulator.executors import (
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 ANNUAL = ROOT / "scenarios" / "annual.toml"
+# A pool's manager thread dying of an exception (as it did when a future was cancelled while the
+# pool failed its futures after a worker died) leaves futures unfinished for ever: fail on it.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 GONE_WITHIN = 15.0
 """Seconds allowed for orphaned workers to disappear: the kernel's parent-death signal acts at
 once and the watchdog thread within half a second; the rest is slack for a loaded machine."""
