@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .analysis import mean_ci
+from .analysis import mean_ci, paired_comparison
 from .results import BatchResults
 
 
@@ -172,9 +172,8 @@ def _opposite(a: BatchResults, b: BatchResults) -> str:
     """A note when total and priority disruptions clearly move in opposite directions."""
     moves = []
     for metric in ("disruptions_total", "priority_disruptions"):
-        joined = a.runs[["run", metric]].merge(b.runs[["run", metric]], on="run")
-        _, lo, hi = mean_ci(joined[f"{metric}_y"].to_numpy(float) - joined[f"{metric}_x"].to_numpy(float))
-        moves.append(1 if lo > 0 else -1 if hi < 0 else 0)
+        d = paired_comparison(a.runs, b.runs, metric)["paired_difference"]
+        moves.append(1 if d["ci_low"] > 0 else -1 if d["ci_high"] < 0 else 0)
     if moves[0] * moves[1] < 0:
         return (" That is why priority disruptions " + ("fall" if moves[1] < 0 else "rise")
                 + " while total disruptions " + ("rise." if moves[0] > 0 else "fall."))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .planner import flatten
+from .planner import differing_values, show_value
 from .scenario import Scenario
 
 _STREAM_FIELD_GROUPS = {
@@ -54,10 +54,8 @@ class Difference:
 
 def differences(a: Scenario, b: Scenario) -> list[Difference]:
     """Every field whose value differs (name and description aside), '-' where one lacks it."""
-    fa, fb = flatten(a.to_dict()), flatten(b.to_dict())
-    paths = sorted((set(fa) | set(fb)) - {"scenario.name", "scenario.description"})
-    return [Difference(p, lever_group(p), fa.get(p, "-"), fb.get(p, "-"))
-            for p in paths if fa.get(p, "-") != fb.get(p, "-")]
+    return [Difference(path, lever_group(path), va, vb)
+            for path, (va, vb) in differing_values([a, b])]
 
 
 def groups(diffs: list[Difference]) -> list[str]:
@@ -70,7 +68,7 @@ def describe_differences(a_name: str, a: Scenario, b_name: str, b: Scenario) -> 
     diffs = differences(a, b)
     if not diffs:
         return f"{b_name} and {a_name} have the same parameters: any difference is noise."
-    shown = "; ".join(f"{d.path} {_show(d.a)} → {_show(d.b)}" for d in diffs[:6])
+    shown = "; ".join(f"{d.path} {show_value(d.a)} → {show_value(d.b)}" for d in diffs[:6])
     more = f"; and {len(diffs) - 6} more" if len(diffs) > 6 else ""
     return f"{b_name} differs from {a_name} in {', '.join(groups(diffs))}: {shown}{more}."
 
@@ -92,8 +90,3 @@ def mixed_warnings(scenarios: Mapping[str, Scenario]) -> list[str]:
     found = [mixed_warning(a_name, a, b_name, b) for b_name, b in others]
     return [w for w in found if w]
 
-
-def _show(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)

@@ -203,26 +203,36 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def parameter_differences(scenarios: dict[str, Scenario]) -> pd.DataFrame:
-    """One row per field whose value differs between the scenarios (name and description aside);
-    '-' where a scenario has no such field (a stream or capability it lacks)."""
-    flat = {label: flatten(s.to_dict()) for label, s in scenarios.items()}
-    paths = sorted({p for f in flat.values() for p in f} - {"scenario.name", "scenario.description"})
-    rows = []
+def differing_values(scenarios: list[Scenario]) -> list[tuple[str, list[Any]]]:
+    """(dotted path, one value per scenario) for every field whose value differs between the
+    scenarios (name and description aside); '-' where a scenario has no such field (a stream or
+    capability it lacks)."""
+    flat = [flatten(s.to_dict()) for s in scenarios]
+    paths = sorted({p for f in flat for p in f} - {"scenario.name", "scenario.description"})
+    found = []
     for path in paths:
-        values = [flat[label].get(path, "-") for label in scenarios]
+        values = [f.get(path, "-") for f in flat]
         if any(v != values[0] for v in values[1:]):
-            rows.append({"parameter": path, **{label: _show(v)
-                                               for label, v in zip(scenarios, values, strict=True)}})
+            found.append((path, values))
+    return found
+
+
+def parameter_differences(scenarios: dict[str, Scenario]) -> pd.DataFrame:
+    """One row per field whose value differs between the scenarios (`differing_values`)."""
+    rows = [{"parameter": path, **{label: show_value(v)
+                                   for label, v in zip(scenarios, values, strict=True)}}
+            for path, values in differing_values(list(scenarios.values()))]
     return pd.DataFrame(rows, columns=["parameter", *scenarios])
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A parameter value as readers see it (floats without trailing zeros)."""
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
 
 
-__all__ = ["PlannerSettings", "StreamSettings", "apply_settings", "delay_triple", "flatten",
-           "in_year_streams", "parameter_differences", "safe_filename", "save_scenario",
-           "scenario_toml", "settings_changes", "settings_from", "three_year_counterpart"]
+__all__ = ["PlannerSettings", "StreamSettings", "apply_settings", "delay_triple",
+           "differing_values", "flatten", "in_year_streams", "parameter_differences",
+           "safe_filename", "save_scenario", "scenario_toml", "settings_changes", "settings_from",
+           "show_value", "three_year_counterpart"]

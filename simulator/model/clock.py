@@ -16,9 +16,8 @@ class Clock:
     """Months since the run began (`now`), the fiscal year in progress, and `at` to run an action
     at a later time as a SimPy timeout (events at equal times run in the order they were set)."""
 
-    def __init__(self, months: int) -> None:
+    def __init__(self) -> None:
         self.env = simpy.Environment()
-        self.months = months
         self.year = 0
 
     @property

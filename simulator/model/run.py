@@ -37,7 +37,7 @@ class Run:
         sc = cs.scenario
         u = cs.draws.uniforms(seed, run)
         self.u = u
-        self.clock = Clock(cs.months)
+        self.clock = Clock()
         self.years = YearRecord(cs.years)
         self.months = MonthRecord(cs.months)
         self.funding = Funding(cs, sc.organisation, u, self.clock, self.years, self)
