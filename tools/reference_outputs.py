@@ -46,19 +46,22 @@ def variants() -> dict[str, Scenario]:
     return out
 
 
-def fingerprints() -> dict[str, str]:
+def fingerprints() -> dict[str, dict[str, str]]:
+    """Per scenario, one sha256 per output (run/<name>, years/<name>, months/<name>), so a change
+    that only adds outputs can show that every existing one is unchanged."""
     result = {}
     for name, scenario in variants().items():
-        digest = hashlib.sha256()
+        digests: dict[str, hashlib._Hash] = {}
         compiled = compile_scenario(scenario)
         for run in range(RUNS):
             output = simulate(compiled, SEED, run)
-            for group in (output.run, output.years, output.months):
+            for label, group in (("run", output.run), ("years", output.years),
+                                 ("months", output.months)):
                 for key in sorted(group):
-                    digest.update(key.encode())
+                    digest = digests.setdefault(f"{label}/{key}", hashlib.sha256())
                     digest.update(repr(group[key]).encode() if isinstance(group[key], float)
                                   else group[key].tobytes())
-        result[name] = digest.hexdigest()
+        result[name] = {key: d.hexdigest() for key, d in sorted(digests.items())}
     return result
 
 
@@ -70,10 +73,17 @@ def main() -> int:
         print(f"wrote {len(now)} fingerprints to {file}")
         return 0
     stored = json.loads(file.read_text())
-    differ = [name for name in stored if stored[name] != now.get(name)]
-    for name in differ:
-        print(f"DIFFERS: {name}")
-    print(f"{len(stored) - len(differ)} of {len(stored)} scenarios bit-identical")
+    differ = []
+    for name, outputs in stored.items():
+        current = now.get(name, {})
+        changed = [key for key in outputs if outputs[key] != current.get(key)]
+        added = sorted(set(current) - set(outputs))
+        if changed:
+            differ.append(name)
+            print(f"DIFFERS: {name}: {', '.join(changed)}")
+        if added:
+            print(f"new outputs in {name} (not compared): {', '.join(added)}")
+    print(f"{len(stored) - len(differ)} of {len(stored)} scenarios bit-identical in every stored output")
     return 1 if differ else 0
 
 

@@ -156,6 +156,7 @@ class Funding:
         self.update_frozen()
         self.y.add("received_m", year, gross)
         self.y.add("overhead_m", year, overhead)
+        self.y.add("capital_received_m", year, s.net(gross)[2])
         s.land_resource(resource, self.late_value(now, year))
         s.capital += capital
 
@@ -176,6 +177,7 @@ class Funding:
         overhead, resource, capital = s.net(gross)
         self.y.add("received_m", year, gross)
         self.y.add("overhead_m", year, overhead)
+        self.y.add("capital_received_m", year, capital)
         s.land_resource(resource, self.late_value(now, year))
         s.capital += capital
         self.events.in_year_money_landed(capital > 0.0)
@@ -226,17 +228,21 @@ class Funding:
     def close_year(self, year: int) -> None:
         """Fiscal-year end: carry over what the stream's rules allow; the rest lapses."""
         y = self.y
-        carried = lapsed = 0.0
+        carried = lapsed = capital_lapsed = 0.0
         for s in self.streams:
             fraction = s.carry_fraction(year)
-            for attr in ("resource", "capital"):
-                balance = getattr(s, attr)
-                keep = balance * fraction
-                carried += keep
-                lapsed += balance - keep
-                setattr(s, attr, keep)
+            keep = s.resource * fraction
+            carried += keep
+            lapsed += s.resource - keep
+            s.resource = keep
+            keep = s.capital * fraction
+            carried += keep
+            lapsed += s.capital - keep
+            capital_lapsed += s.capital - keep
+            s.capital = keep
         y.add("carried_out_m", year, carried)
         y.add("lapsed_funds_m", year, lapsed)
+        y.add("capital_lapsed_m", year, capital_lapsed)
         if year + 1 < self.cs.years:
             y.add("carried_in_m", year + 1, carried)
 

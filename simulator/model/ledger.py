@@ -66,7 +66,8 @@ class Ledger:
         decay_h, span_h, span_b, span_hb, decay_b = self._spans(dt)
         wf, ops, temp, funding = self.workforce, self.operations, self.temporary, self.funding
         staff = wf.f_full + wf.f_ramp
-        commitments = staff * wf.cost_fte_month * span_h + ops.running_costs(dt)
+        pay = staff * wf.cost_fte_month * span_h
+        commitments = pay + ops.running_costs(dt)
         temp_cost = temp.rate * dt
         temp_fte = temp.rate / temp.cost_fte_month
         temp_value = temp_fte * temp.value
@@ -101,6 +102,7 @@ class Ledger:
             y["received_m"][year] += uncovered
         y["spent_m"][year] += commitments + temp_cost + capex
         y["temporary_spend_m"][year] += temp_cost
+        y["staff_pay_m"][year] += pay
         y["capability_spend_m"][year] += capex
         y["overrun_cost_m"][year] += premium
 
