@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from . import bounds
+from . import bounds, uncertain
 from .distributions import DIST_KINDS, Distribution, Fixed
 from .errors import Problem, ScenarioError, problem
 
@@ -185,6 +185,8 @@ class Scenario(BaseModel):
     workforce: Workforce
     operations: Operations
     capabilities: dict[str, Capability] = Field(default_factory=dict)
+    uncertain: dict[str, Distribution] = Field(default_factory=dict)
+    """Field path -> distribution drawn once per run (`uncertain.py`)."""
 
     @property
     def name(self) -> str:
@@ -200,11 +202,28 @@ class Scenario(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()
 
     def with_changes(self, changes: dict[str, Any]) -> Scenario:
-        """A new validated scenario with dotted-path fields replaced (for sweeps and dashboards)."""
+        """A new validated scenario with dotted-path fields replaced (for sweeps and dashboards).
+        A field declared uncertain that is set here is fixed at the value given."""
         data = self.to_dict()
         for path, value in changes.items():
             _set_path(data, path, value)
+            data["uncertain"].pop(path, None)
         return scenario_from_dict(data, source=f"{self.name} (changed)")
+
+    def with_values(self, values: dict[str, float], validate: bool = False) -> Scenario:
+        """This scenario with number fields replaced, keeping its `[uncertain]` table: one run's
+        draws. Without `validate` the copy is made without checking (fast, for every run), which
+        is safe only for values `uncertain.problems` has checked the range of."""
+        if validate:
+            data = self.to_dict()
+            data["uncertain"] = {}  # checking one set of values, not the ranges again
+            for path, value in values.items():
+                _set_path(data, path, value)
+            return scenario_from_dict(data, source=f"{self.name} (drawn)")
+        scenario: Scenario = self
+        for path, value in values.items():
+            scenario = _replaced(scenario, path.split("."), value)
+        return scenario
 
 
 # --------------------------------------------------------------------------- loading
@@ -237,6 +256,9 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     beyond = bounds.scenario_problems(scenario)  # what the scenario asks of the machine
     if beyond:
         raise ScenarioError(source, beyond)
+    unsure = uncertain.problems(scenario)
+    if unsure:
+        raise ScenarioError(source, unsure)
     return scenario
 
 
@@ -291,7 +313,20 @@ def _read_resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if not base_path.exists():
         raise ScenarioError(str(path), [problem("base", f"file not found: {base_path}", base)])
     parent = _read_resolved(base_path, (*chain, resolved))
-    return deep_merge(parent, data)
+    return _fix_what_is_set(deep_merge(parent, data), data)
+
+
+def _fix_what_is_set(merged: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """A file that sets a field its base declared uncertain fixes it at that value, unless it
+    declares the field uncertain again itself: the file's own words win over what it inherits."""
+    table = merged.get("uncertain")
+    if not isinstance(table, dict):
+        return merged
+    own_uncertain = own.get("uncertain") if isinstance(own.get("uncertain"), dict) else {}
+    for path in list(table):
+        if path not in own_uncertain and uncertain.path_value(own, path)[0]:
+            del table[path]
+    return merged
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -396,6 +431,17 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     if len(parts) == 1:
         return _CHILD_MODELS.get(parts[0])
     return None
+
+
+def _replaced(model: Any, parts: list[str], value: float) -> Any:
+    """`model` with the field at `parts` replaced, copying only the models on the way down."""
+    head, rest = parts[0], parts[1:]
+    if isinstance(model, dict):
+        copy_ = dict(model)
+        copy_[head] = _replaced(model[head], rest, value) if rest else value
+        return copy_
+    child = getattr(model, head)
+    return model.model_copy(update={head: _replaced(child, rest, value) if rest else value})
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:

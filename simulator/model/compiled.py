@@ -3,11 +3,13 @@ catalogue of named random draws (see `rng.py`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import uncertain
 from ..rng import DrawCatalogue
 from ..scenario import Capability, Scenario, Stream
 
@@ -54,20 +56,39 @@ class CompiledScenario:
     def sha256(self) -> str:
         return self.scenario.sha256()
 
+    def for_run(self, u: np.ndarray) -> CompiledScenario:
+        """The scenario this run simulates: itself, or, with uncertain parameters, a copy holding
+        the run's draws of them (same calendar and catalogue of draws, so nothing else moves)."""
+        if not self.scenario.uncertain:
+            return self
+        values = uncertain.draw(self.scenario, u[self.draws.slice("uncertain")])
+        drawn = self.scenario.with_values(values)
+        streams, projects = _lay_out(drawn)
+        return dataclasses.replace(self, scenario=drawn, streams=streams, projects=projects)
 
-def compile_scenario(scenario: Scenario) -> CompiledScenario:
-    """Lay a scenario out for simulation: expected amounts, settlement periods, named draws."""
+
+def _lay_out(scenario: Scenario) -> tuple[tuple[CompiledStream, ...], tuple[CompiledProject, ...]]:
+    """Streams with their expected amounts and settlement periods; projects in contracting order."""
     years = scenario.horizon.years
-    budget = scenario.funding.baseline_budget_m
     growth = scenario.funding.real_growth
-    totals = budget * (1.0 + growth) ** np.arange(years)
+    totals = scenario.funding.baseline_budget_m * (1.0 + growth) ** np.arange(years)
     streams = []
-    draws = DrawCatalogue()
     for name in sorted(scenario.funding.streams):
         spec = scenario.funding.streams[name]
         starts = tuple(range(0, years, spec.settlement_years))
         streams.append(CompiledStream(name, spec, totals * spec.share, starts,
                                       spec.arrival == "tranches", growth))
+    projects = sorted(scenario.capabilities.items(), key=lambda kv: (kv[1].priority, kv[0]))
+    return tuple(streams), tuple(CompiledProject(name, spec) for name, spec in projects)
+
+
+def compile_scenario(scenario: Scenario) -> CompiledScenario:
+    """Lay a scenario out for simulation: expected amounts, settlement periods, named draws."""
+    years = scenario.horizon.years
+    streams, projects = _lay_out(scenario)
+    draws = DrawCatalogue()
+    for stream in streams:
+        name, spec, starts = stream.name, stream.spec, stream.period_starts
         # Keyed by what each draw is about: the amount of a stream in a fiscal year, the delay of
         # the settlement that starts in a fiscal year, the j-th tranche of a stream in a year.
         draws.add(f"amount/{name}", (str(y) for y in range(years)))
@@ -75,18 +96,18 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         if spec.arrival == "tranches":
             draws.add(f"tranche/{name}",
                       (f"{y}/{j}" for y in range(years) for j in range(spec.tranches)))
-    projects = sorted(scenario.capabilities.items(), key=lambda kv: (kv[1].priority, kv[0]))
-    compiled_projects = []
-    for name, spec in projects:
+    for project in projects:
+        name = project.name
         draws.add(f"lead/{name}", ["0"])
         draws.add(f"growth/{name}", ["0"])  # outturn cost factor (capex risk)
         draws.add(f"margin/{name}", ["0"])  # the board's haircut on unconfirmed money
-        compiled_projects.append(CompiledProject(name, spec))
     months = 12 * years
     cycles = math.ceil(months / scenario.workforce.recruitment_interval_months) + 1
     draws.add("recruit", (str(c) for c in range(cycles)))
     draws.add("thaw", (str(y) for y in range(years)))  # the campaign run when a freeze lifts
     draws.add("disrupt/priority", (str(m) for m in range(months)))
     draws.add("disrupt/other", (str(m) for m in range(months)))
-    return CompiledScenario(scenario, years, months, tuple(streams), tuple(compiled_projects),
-                            draws, cycles)
+    if scenario.uncertain:
+        # Keyed by field path: two scenarios declaring a field draw the same value in a run.
+        draws.add("uncertain", uncertain.draw_names(scenario))
+    return CompiledScenario(scenario, years, months, streams, projects, draws, cycles)

@@ -33,9 +33,10 @@ class Run:
     operations, with the ledger that posts between events. Built, run once, then read."""
 
     def __init__(self, cs: CompiledScenario, seed: int, run: int) -> None:
+        u = cs.draws.uniforms(seed, run)
+        cs = cs.for_run(u)
         self.cs = cs
         sc = cs.scenario
-        u = cs.draws.uniforms(seed, run)
         self.u = u
         self.clock = Clock()
         self.years = YearRecord(cs.years)
