@@ -35,7 +35,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import __version__, folders, limits, locking
+from . import __version__, calibrate_command, folders, limits, locking
 from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci
 from .batch import preflight, run_streaming
 from .errors import FundsimError, ModelError, ScenarioError, UsageError
@@ -206,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-record", action="store_true", help="do not write verification.json")
     p.add_argument("--json", action="store_true", help="print one JSON object per folder, in a list")
 
+    calibrate_command.add_parser(sub)
+
     p = sub.add_parser("dashboard", help="open the planners' dashboard in a browser",
                        description="Start the Streamlit dashboard (dashboard.py): Explore moves "
                                    "settlement sliders, Compare puts results folders side by side.")
@@ -227,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {"validate": cmd_validate, "run": cmd_run, "sweep": cmd_sweep,
                     "compare": cmd_compare, "report": cmd_report, "verify": cmd_verify,
-                    "dashboard": cmd_dashboard}
+                    "calibrate": cmd_calibrate, "dashboard": cmd_dashboard}
         return commands[args.command](args)
     except FundsimError as exc:
         err.print(f"error: {exc}", markup=False, style="bold red")
@@ -249,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"error: fundsim stopped on an unexpected {type(exc).__name__} ({exc}); this is a "
                   "bug: please report it with the command you ran", markup=False)
         return EXIT_ERROR
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    return calibrate_command.run(args, out, err)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
