@@ -385,6 +385,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False)
     elif not args.quiet:
         _print_run_summary(finished, outcome.runs, args.seed)
+        _print_uncertain([scenario for _, scenario in loaded])
         if outcome.stop is not None:
             _print_stop(outcome.stop)
     return EXIT_OK
@@ -509,7 +510,8 @@ def _fmt(value: float) -> str:
 
 
 def _print_run_summary(finished, runs: int, seed: int) -> None:
-    table = Table(title=f"{runs} runs per scenario, seed {seed} (mean, with 5th-95th percentile)")
+    table = Table(title=f"{runs} runs per scenario, seed {seed}: mean [runs 5-95%: what could "
+                        "happen in one six-year stretch]")
     table.add_column("metric")
     for name, _, _ in finished:
         table.add_column(name, justify="right")
@@ -522,6 +524,19 @@ def _print_run_summary(finished, runs: int, seed: int) -> None:
     out.print(table)
     for _, folder, frame in finished:
         out.print(f"wrote {folder}/ ({len(frame)} runs)", markup=False)
+
+
+def _print_uncertain(scenarios: list[Scenario]) -> None:
+    """Say which scenarios draw uncertain parameters, so a reader knows what the spread holds."""
+    from .uncertain import describe as describe_uncertain
+
+    said: set[str] = set()
+    for scenario in scenarios:
+        note = describe_uncertain(scenario)
+        key = json.dumps(scenario.to_dict()["uncertain"], sort_keys=True)
+        if note and key not in said:
+            said.add(key)
+            out.print(note, markup=False)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -580,9 +595,9 @@ def _print_comparison(report, base, other) -> None:
     years = base.scenario.horizon.years
     table = Table(title=f"{b} against {a}: {report['runs']} paired runs, {years}-year horizon")
     table.add_column("metric")
-    table.add_column(f"{a} mean [p5 - p95]", justify="right")
-    table.add_column(f"{b} mean [p5 - p95]", justify="right")
-    table.add_column("B - A (95% CI)", justify="right")
+    table.add_column(f"{a} mean [runs 5-95%]", justify="right")
+    table.add_column(f"{b} mean [runs 5-95%]", justify="right")
+    table.add_column("B - A (95% CI of mean)", justify="right")
     table.add_column("P(B > A)", justify="right")
     for m in report["metrics"]:
         da, db, d = m["a"], m["b"], m["paired_difference"]
@@ -594,6 +609,9 @@ def _print_comparison(report, base, other) -> None:
             f"{m['prob_b_greater']:.0%}",
         )
     out.print(table)
+    out.print("runs 5-95%: what could happen in one run; 95% CI of mean: how precisely this many "
+              "paired runs fix the difference (Monte Carlo precision).", markup=False)
+    _print_uncertain([base.scenario, other.scenario])
     disruptions = next((m for m in report["metrics"] if m["metric"] == "disruptions_total"), None)
     if disruptions is not None:
         out.print(headline(a, b, disruptions, years), markup=False)

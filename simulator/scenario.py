@@ -318,7 +318,11 @@ def _read_resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
 
 def _fix_what_is_set(merged: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
     """A file that sets a field its base declared uncertain fixes it at that value, unless it
-    declares the field uncertain again itself: the file's own words win over what it inherits."""
+    declares the field uncertain again itself: the file's own words win over what it inherits.
+    An empty `uncertain = {}` fixes every inherited one (each at the value the file holds)."""
+    if own.get("uncertain") == {}:
+        merged["uncertain"] = {}
+        return merged
     table = merged.get("uncertain")
     if not isinstance(table, dict):
         return merged

@@ -107,6 +107,7 @@ def certain(scenario: Scenario, settlement_years: int, delay: float = -1.0) -> S
                       confirmation_delay_months={"dist": "fixed", "value": delay})
     data["organisation"]["contract_cover"] = 0.0
     data["organisation"]["contract_margin"] = 0.0  # no haircut: later years' money is certain
+    data["uncertain"] = {}  # certainty: every parameter known (contract_cover is drawn otherwise)
     return scenario_from_dict(data, "certain")
 
 
