@@ -41,6 +41,7 @@ td:first-child, th:first-child { text-align: left; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5em; }
 td.verdict-meets { background: #e3f4e1; } td.verdict-within { background: #fff4d6; }
 td.verdict-misses { background: #fde2e1; font-weight: 600; }
+table.calibration td:nth-child(n+4) { text-align: left; }
 .box { border: 1px solid #bbb; background: #f8f8f8; padding: 0.2em 1.2em 0.6em; margin: 2em 0; }
 .box h2 { margin-top: 0.6em; border: none; }
 """
