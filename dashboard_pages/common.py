@@ -30,7 +30,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from simulator import charts, comparison
+from simulator import assumptions, calibration, charts, comparison, report, uncertain
 from simulator.analysis import mean_ci
 from simulator.errors import FundsimError, ScenarioError, problem
 from simulator.executors import FairPool, WorkerLost, quick_chunk_size
@@ -41,6 +41,7 @@ from simulator.scenario import Scenario, load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = ROOT / "scenarios"
+BASELINE = SHIPPED_DIR / "baseline.toml"
 CACHE_ENTRIES = 24
 MIN_RUNS, MAX_RUNS = 100, 5000
 
@@ -304,14 +305,19 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
     sentence = comparison.headline_text(results) if paired else None
     if sentence:
         st.markdown(f"### {plain(sentence)}")
-        st.caption(plain(comparison.money_sentence(results)) + " Intervals are for the mean over "
-                   "runs; single runs spread much wider (see the distributions).")
+        st.caption(plain(comparison.money_sentence(results)) + " Intervals are the "
+                   f"{plain(assumptions.PRECISION_LABEL)}; single runs spread much wider (see the "
+                   "distributions, and the runs' spread in the summary table).")
     if len(results) > 1:
         # What the headline compares, a warning when it mixes groups of levers, and why.
         for line in comparison.what_differs(results):
             st.caption(plain(line))
         for warning in comparison.mixed_warnings(results):
             st.warning(plain(warning))
+    for res in results.values():  # parameters drawn per run widen that scenario's spread
+        drawn = uncertain.describe(res.scenario)
+        if drawn:
+            st.caption(plain(drawn))
     why = comparison.explanation(results) if paired else []
     if why:
         with st.expander("Why: what the difference is made of"):
@@ -360,7 +366,8 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
                         f"{plain(b_name)} is better in **{better:.0%}** of paired runs.")
             st.plotly_chart(figures[f"diff_{i}"], key=f"{prefix}_diff_{i}")
     else:
-        summary = comparison.summary_frame(results)
+        summary = assumptions.label_intervals(comparison.summary_frame(results))
+        st.caption(plain(assumptions.INTERVALS_NOTE))
         st.dataframe(summary, hide_index=True, key=f"{prefix}_summary",
                      column_config={c: st.column_config.NumberColumn(format="%.1f")
                                     for c in summary.columns if c.endswith("mean")})
@@ -374,3 +381,48 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
                              "95% CI high": number})
 
 
+
+
+# ------------------------------------------------------------------------ calibration, assumptions
+
+_VERDICT_COLOURS = {"meets": "background-color: #e3f4e1", "within tolerance":
+                    "background-color: #fff4d6", "misses": "background-color: #fde2e1"}
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _calibration(key: tuple[str, int, int], targets_mtime: float,
+                 _res: BatchResults) -> report.CalibrationCheck:
+    del key, targets_mtime  # the cache key only: the batch's (sha256, seed, runs) and the targets' age
+    return report.calibration_check({"baseline": _res})
+
+
+def render_baseline_check(runs: int, seed: int) -> None:
+    """The shipped baseline's calibration table (`report.calibration_check`), from its batch at the
+    page's runs and seed through `batch`'s cache, so a slider move neither re-runs nor re-checks
+    it. Shown below the comparison, so it never delays the first answer's charts."""
+    st.subheader(report.CALIBRATION_TITLE)
+    baseline = resolve(BASELINE)
+    res = batch(baseline, runs, seed, baseline.name)
+    check = _calibration((simulation_key(baseline), seed, runs),
+                         _mtime(calibration.DEFAULT_TARGETS), res)
+    for note in check.notes:
+        st.caption(plain(note))
+    if check.results:
+        frame = assumptions.label_intervals(calibration.table(check.results))
+        styled = frame.style.map(lambda v: _VERDICT_COLOURS.get(v, ""), subset=["verdict"])
+        st.dataframe(styled, hide_index=True, key="calibration_table")
+
+
+def render_assumptions() -> None:
+    """The key assumptions and limits (`assumptions.KEY_ASSUMPTIONS`, the report's words) with the
+    documents that argue them, offered for download where this dashboard's folder has them."""
+    with st.container(border=True, key="assumptions_box"):
+        st.subheader(assumptions.KEY_ASSUMPTIONS_TITLE)
+        st.markdown("\n".join(f"- {plain(line)}" for line in assumptions.KEY_ASSUMPTIONS))
+        for (path, _what), line in zip(assumptions.READ_MORE, assumptions.read_more_lines(),
+                                       strict=True):
+            file = ROOT / path
+            st.caption(plain(line))
+            if file.is_file():
+                st.download_button(f"Download {path}", lambda file=file: file.read_bytes(), file.name,
+                                   "text/markdown", key=f"doc_{file.stem}", on_click="ignore")

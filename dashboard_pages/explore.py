@@ -206,6 +206,9 @@ def main() -> None:
                    labels[1]: ui.batch(b, runs, seed, labels[1])}
         ui.render_comparison(results, prefix="explore")
         _save_and_download(a, results)
+    with ui.guarded("Checking the baseline against the published figures"):
+        ui.render_baseline_check(runs, seed)
+    ui.render_assumptions()
 
 
 with ui.guarded("The Explore page"):

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, comparison
+from . import __version__, assumptions, calibration, comparison, uncertain
 from .errors import UsageError
 from .files import write_atomic
+from .model import YEAR_OUTPUTS
 from .planner import parameter_differences
 from .results import BatchResults, load_results
 from .verify import Verification, describe_record, read_record, verify_results
@@ -38,6 +39,11 @@ th { background: #f3f3f3; } td { max-width: 26em; overflow-wrap: anywhere; }
 td:first-child, th:first-child { text-align: left; }
 .note { color: #555; font-size: 0.92em; } .warn { background: #fff4d6; padding: 0.6em 1em; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5em; }
+td.verdict-meets { background: #e3f4e1; } td.verdict-within { background: #fff4d6; }
+td.verdict-misses { background: #fde2e1; font-weight: 600; }
+table.calibration td:nth-child(n+4) { text-align: left; }
+.box { border: 1px solid #bbb; background: #f8f8f8; padding: 0.2em 1.2em 0.6em; margin: 2em 0; }
+.box h2 { margin-top: 0.6em; border: none; }
 """
 
 
@@ -112,6 +118,104 @@ def _percent(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return shown
 
 
+# --------------------------------------------------------------------------- calibration
+
+CALIBRATION_TITLE = "Does the baseline match the published figures?"
+_VERDICT_CLASS = {"meets": "verdict-meets", "within tolerance": "verdict-within",
+                  "misses": "verdict-misses"}
+
+
+@dataclass(frozen=True)
+class CalibrationCheck:
+    """The calibration targets checked on one scenario of a report: which one, its verdicts
+    (empty when they cannot be computed), and the sentences that say so."""
+
+    label: str
+    results: list[calibration.Result]
+    notes: list[str]
+
+
+def calibration_check(results: Mapping[str, BatchResults],
+                      targets: calibration.Targets | None = None) -> CalibrationCheck:
+    """The targets on the runs of the scenario named "baseline" if the report has one, else of
+    the first (reference) scenario. A folder written before the per-year outputs the measures
+    read existed gets a sentence saying to re-run it, not an error."""
+    label = next((name for name, r in results.items() if r.name == "baseline"), next(iter(results)))
+    res = results[label]
+    which = f"Computed on the {len(res.runs):,} runs of {label} (seed {res.seed})"
+    if res.name == "baseline":
+        notes = [f"{which}. The targets describe the shipped baseline (scenarios/baseline.toml), so "
+                 "a baseline edited since may legitimately differ from them."]
+    else:
+        notes = [f"{which}, the report's first scenario, since none is named baseline. The targets "
+                 f"describe the shipped baseline (scenarios/baseline.toml), so a variant such as "
+                 f"{label} may legitimately differ from them."]
+    drawn = uncertain.describe(res.scenario)
+    if drawn:
+        notes.append(drawn)
+    missing = [c for c in YEAR_OUTPUTS if c not in res.years.columns]
+    if missing:
+        return CalibrationCheck(label, [], [
+            f"The results folder of {label} was written by an earlier fundsim version without the "
+            f"per-year outputs the targets need ({', '.join(missing)}): re-run it with this "
+            "version to see this check."])
+    try:
+        checked = calibration.check(targets or calibration.load_targets(), res.runs, res.years)
+    except calibration.TargetsError as exc:
+        return CalibrationCheck(label, [], [f"The calibration targets cannot be read: {exc}"])
+    return CalibrationCheck(label, checked, notes)
+
+
+def calibration_html(check: CalibrationCheck) -> str:
+    """The reader's table with each verdict cell marked by a class (green, amber, red)."""
+    parts = [f"<h2>{html.escape(CALIBRATION_TITLE)}</h2>"]
+    parts += [f"<p class='note'>{html.escape(note)}</p>" for note in check.notes]
+    if not check.results:
+        return "\n".join(parts)
+    frame = assumptions.label_intervals(calibration.table(check.results))
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = []
+        for column, value in row.items():
+            cls = f" class='{_VERDICT_CLASS.get(value, '')}'" if column == "verdict" else ""
+            cells.append(f"<td{cls}>{html.escape(str(value))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append(f"<table class='calibration'><thead><tr>{head}</tr></thead><tbody>"
+                 + "".join(rows) + "</tbody></table>")
+    return "\n".join(parts)
+
+
+def calibration_frame(check: CalibrationCheck) -> pd.DataFrame:
+    """The calibration table for a workbook: model and published values as numbers (shares as
+    fractions), verdict, published band and source as text."""
+    rows = []
+    for r in check.results:
+        t = r.target
+        rows.append({"target": t.title, "model (mean)": r.mean,
+                     f"{assumptions.PRECISION_LABEL}: low": r.ci_low,
+                     f"{assumptions.PRECISION_LABEL}: high": r.ci_high,
+                     f"{assumptions.SPREAD_LABEL}: low": r.p5,
+                     f"{assumptions.SPREAD_LABEL}: high": r.p95,
+                     "published": calibration.band(t), "published low": t.low,
+                     "published high": t.high, "tolerance": t.tolerance, "verdict": r.verdict,
+                     "source": f"{t.source} ({t.date})", "measure": t.measure})
+    return pd.DataFrame(rows)
+
+
+def assumptions_html() -> str:
+    """The key-assumptions box, linking to the documents that argue each one."""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in assumptions.KEY_ASSUMPTIONS)
+    more = "; ".join(f"<a href='{html.escape(path)}'>{html.escape(path)}</a> ({html.escape(what)})"
+                     for path, what in assumptions.READ_MORE)
+    return (f"<div class='box'><h2>{html.escape(assumptions.KEY_ASSUMPTIONS_TITLE)}</h2>"
+            f"<ul>{items}</ul><p class='note'>Read more in the fundsim repository: {more}.</p></div>")
+
+
+def _uncertain_notes(results: Mapping[str, BatchResults]) -> list[str]:
+    return [line for line in (uncertain.describe(r.scenario) for r in results.values()) if line]
+
+
 def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
                 verified: Mapping[str, str] | None = None) -> str:
     """The whole report as one HTML string (Plotly embedded once)."""
@@ -132,9 +236,9 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
         parts += [f"<p class='warn'>{html.escape(w)}</p>" for w in comparison.mixed_warnings(results)]
     if paired:
         parts.append(f"<p class='headline'>{html.escape(comparison.headline_text(results))}</p>")
-        parts.append(f"<p>{html.escape(comparison.money_sentence(results))} Intervals are 95% "
-                     "confidence intervals for the mean over runs; single runs spread much wider "
-                     "(see the distributions).</p>")
+        parts.append(f"<p>{html.escape(comparison.money_sentence(results))} Intervals are the "
+                     f"{assumptions.PRECISION_LABEL}; single runs spread much wider (see the "
+                     "runs' spread in the summary, and the distributions).</p>")
         why = comparison.explanation(results)
         if why:
             parts.append("<h2>Why</h2>" + "".join(f"<p>{html.escape(line)}</p>" for line in why))
@@ -154,14 +258,16 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
     diffs = parameter_differences({name: r.scenario for name, r in results.items()})
     parts.append("<h2>How the scenarios differ</h2>")
     parts.append(_table(diffs) if not diffs.empty else "<p>The scenarios have the same parameters.</p>")
-    parts += ["<h2>Summary</h2>", "<p class='note'>Mean over runs, the 95% confidence interval of "
-              "that mean, and the range holding the middle 90% of runs.</p>",
-              _table(comparison.summary_frame(results))]
+    parts += ["<h2>Summary</h2>", "<p class='note'>Mean over runs, and two intervals. "
+              f"{html.escape(assumptions.INTERVALS_NOTE)}</p>",
+              _table(assumptions.label_intervals(comparison.summary_frame(results)))]
+    parts += [f"<p class='note'>{html.escape(line)}</p>" for line in _uncertain_notes(results)]
     if paired:
         parts += ["<h2>Paired differences</h2>", "<p class='note'>Each scenario minus the first, "
                   "run by run; 'share of runs better' counts the runs where it has more output or "
                   "loses less money.</p>", _table(_percent(comparison.differences_frame(results),
                                                            "share of runs better"))]
+    parts += [calibration_html(calibration_check(results)), assumptions_html()]
     figures = comparison.figures(results, ecdf=False, diff_metric="disruptions_total",
                                  paired=paired)
     parts.append("<h2>Charts</h2><div class='grid'>")
@@ -177,18 +283,36 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
 
 def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
                verified: Mapping[str, str] | None = None) -> bytes:
-    """Summary, paired differences, parameter differences and sources as worksheets (openpyxl)."""
-    sheets = {"Summary": comparison.summary_frame(results)}
+    """Summary, paired differences, calibration, parameter differences, sources and the key
+    assumptions as worksheets (openpyxl). Sentences a sheet needs stand below its table."""
+    sheets = {"Summary": assumptions.label_intervals(comparison.summary_frame(results))}
+    notes = {"Summary": [assumptions.INTERVALS_NOTE, *_uncertain_notes(results)]}
     if len({r.seed for r in results.values()}) == 1 and len(results) > 1:
         sheets["Paired differences"] = comparison.differences_frame(results)
         sheets["Why"] = comparison.attribution_frame(results)
+    check = calibration_check(results)
+    sheets["Calibration"] = calibration_frame(check)
+    notes["Calibration"] = check.notes
     sheets["Parameters"] = parameter_differences({n: r.scenario for n, r in results.items()})
     sheets["Sources"] = facts_frame(results, folders, verified)
+    sheets["Assumptions"] = pd.DataFrame({assumptions.KEY_ASSUMPTIONS_TITLE.lower():
+                                          list(assumptions.KEY_ASSUMPTIONS)})
+    notes["Assumptions"] = assumptions.read_more_lines()
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         writer.book.properties.creator = GENERATOR
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)
+            sheet = writer.sheets[name]
+            for i, line in enumerate(notes.get(name, [])):
+                sheet.cell(row=len(frame) + 3 + i, column=1, value=line)
+        calibration_sheet = writer.sheets["Calibration"]
+        for i, result in enumerate(check.results):
+            if calibration.fmt(1.0, result.target.measure).endswith("%"):  # a share: as a percentage
+                for cell in calibration_sheet[i + 2][1:10]:
+                    if isinstance(cell.value, float):
+                        cell.number_format = "0.0%"
+        writer.sheets["Assumptions"].column_dimensions["A"].width = 120
     return buffer.getvalue()
 
 

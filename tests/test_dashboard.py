@@ -21,7 +21,7 @@ import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from simulator import load_scenario, run_batch
+from simulator import assumptions, calibration, load_scenario, run_batch, uncertain
 from simulator.analysis import headline, paired_comparison
 from simulator.cli import main
 from simulator.planner import three_year_counterpart
@@ -107,6 +107,10 @@ def test_explore_opens_on_annual_against_three_year_with_the_runners_numbers(exp
     assert not at.exception
     summary = at.dataframe[0].value
     assert summary.iloc[0]["annual: mean"] == pytest.approx(a.runs["disruptions_total"].mean())
+    # each interval says what it is
+    assert f"annual: {assumptions.SPREAD_LABEL}" in summary.columns
+    assert f"annual: {assumptions.PRECISION_LABEL}" in summary.columns
+    assert assumptions.INTERVALS_NOTE in [_unescaped(c.value) for c in at.caption]
 
 
 def test_the_headline_says_what_it_compares_and_why(expected_default):
@@ -121,6 +125,68 @@ def test_the_headline_says_what_it_compares_and_why(expected_default):
     lapsed = (b.runs["lapsed_funds_m"] - a.runs["lapsed_funds_m"]).mean()
     assert f"£{abs(lapsed):,.1f}m less" in text.replace("\\", "")
     assert not at.warning  # one group of levers: no warning
+
+
+def test_explore_checks_the_shipped_baseline_and_shows_the_key_assumptions():
+    """Issue 9: the shipped baseline's calibration table (at the page's runs and seed) and the key
+    assumptions, in the report's words, below the comparison."""
+    at = _app()
+    headings = [h.value for h in at.subheader]
+    assert "Does the baseline match the published figures?" in headings
+    assert headings.index("Does the baseline match the published figures?") < headings.index(
+        assumptions.KEY_ASSUMPTIONS_TITLE)
+    baseline = run_batch(load_scenario(ROOT / "scenarios" / "baseline.toml"), runs=1000, seed=1)
+    expected = calibration.check(calibration.load_targets(), baseline.runs, baseline.years)
+    table = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+    assert list(table["target"]) == [r.target.title for r in expected]
+    assert list(table["verdict"]) == [r.verdict for r in expected]
+    assert list(table["model"]) == [calibration.fmt(r.mean, r.target.measure) for r in expected]
+    assert assumptions.PRECISION_LABEL in table.columns
+    captions = [_unescaped(c.value) for c in at.caption]
+    assert any(c.startswith("Computed on the 1,000 runs of baseline (seed 1)") for c in captions)
+    bullets = next(_unescaped(m.value) for m in at.markdown
+                   if assumptions.KEY_ASSUMPTIONS[0] in _unescaped(m.value))
+    assert bullets == "\n".join(f"- {line}" for line in assumptions.KEY_ASSUMPTIONS)
+    assert any("Read more in docs/model.md" in c for c in captions)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download docs/model.md" in labels
+
+
+def test_a_slider_move_does_not_run_the_baseline_again(monkeypatch):
+    from dashboard_pages import common
+
+    at = _app()
+    ran = []
+    real = common.run_on_pool
+
+    def counting(pool, scenario, *args, **kwargs):
+        ran.append(scenario.name)
+        return real(pool, scenario, *args, **kwargs)
+
+    monkeypatch.setattr(common, "run_on_pool", counting)
+    at.slider(key="core.settlement_years").set_value(2).run()
+    assert not at.exception
+    assert ran == ["annual (edited)"]  # its comparator and the baseline come from the cache
+    assert "Does the baseline match the published figures?" in [h.value for h in at.subheader]
+
+
+def test_uncertain_parameters_are_named_beside_the_results():
+    from simulator.planner import scenario_toml
+    from simulator.scenario import scenario_from_dict
+
+    data = ANNUAL.to_dict()
+    data["scenario"]["name"] = "unsure"
+    data["uncertain"] = {"organisation.legacy_it_cost_m_per_year": {
+        "dist": "uniform", "min": 30.0, "max": 50.0}}
+    unsure = scenario_from_dict(data, source="test")
+    at = _app()
+    at.number_input(key="runs").set_value(100).run()
+    at.file_uploader(key="upload").set_value(
+        ("unsure.toml", scenario_toml(unsure).encode(), "text/plain")).run()
+    assert not at.exception
+    captions = [_unescaped(c.value) for c in at.caption]
+    assert uncertain.describe(unsure) in captions
+    assert not [c for c in captions if c.startswith("annual draws")]  # only where declared
 
 
 def test_moving_the_settlement_slider_reruns_and_changes_the_headline():
