@@ -16,8 +16,8 @@ KEY_ASSUMPTIONS: tuple[str, ...] = (
     "trend, with no price or pay drift.",
     "Output is disruptions only, over the six-year horizon: no social value, no threat model, "
     "nothing counted after the horizon (which undervalues capital projects).",
-    "Not a forecast of the NCA: levels are calibrated loosely, so read differences between "
-    "scenarios rather than absolute levels.",
+    "Not a forecast of the NCA: the baseline matches seven published figures, not its accounts, "
+    "so read differences between scenarios more than absolute levels.",
     "Capability costs, benefits and lead times are illustrative or taken from named sources "
     "(NAO, PAC, McKinsey-Oxford), as docs/model.md lists field by field.",
     "Settlement confirmation delays are analogues taken from police grant dates, not NCA records.",

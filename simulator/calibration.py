@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .analysis import describe, mean_ci
 from .errors import FundsimError
@@ -135,10 +135,16 @@ class Target(BaseModel):
     choice: str = ""
     """Where sources disagree or are for other years: which figure was chosen and why."""
 
+    @field_validator("measure")
+    @classmethod
+    def _known_measure(cls, value: str) -> str:
+        if value not in MEASURES:
+            raise ValueError(f"must be one of: {', '.join(MEASURES)} (fundsim calibrate "
+                             "--list-measures says what each measures)")
+        return value
+
     @model_validator(mode="after")
     def _band(self) -> Target:
-        if self.measure not in MEASURES:
-            raise ValueError(f"measure {self.measure!r} is not one of: {', '.join(MEASURES)}")
         if self.low is None and self.high is None:
             raise ValueError("give low, high or both (the published band)")
         if self.low is not None and self.high is not None and self.low > self.high:
@@ -182,7 +188,10 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
         return Targets.model_validate(data)
     except ValidationError as exc:
         lines = []
-        for err in exc.errors(include_url=False):
+        errors = exc.errors(include_url=False)
+        if len(errors) > 1:  # a refused target also leaves the list "too short": say it once
+            errors = [e for e in errors if e["type"] != "too_short"]
+        for err in errors:
             where = ".".join(str(p) for p in err["loc"]) or "(file)"
             if where.startswith("target."):
                 parts = where.split(".")
@@ -194,7 +203,8 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
             msg = err["msg"]
             if err["type"] == "value_error":
                 msg = str(err.get("ctx", {}).get("error", msg))
-            value = f" = {err['input']!r}" if err["type"] not in ("missing", "value_error") else ""
+            value = f" = {err['input']!r}" if err["type"] != "missing" and len(where.split(".")) > 1 \
+                and not isinstance(err["input"], dict) else ""
             lines.append(f"{path}: {where}{value}: {msg}")
         raise TargetsError("\n".join(lines)) from None
 

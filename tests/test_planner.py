@@ -40,7 +40,7 @@ def test_settings_read_the_scenario():
     assert s.streams["core"].settlement_years == 1
     assert (s.streams["core"].delay_min, s.streams["core"].delay_mode,
             s.streams["core"].delay_max) == (-1, 2, 5)
-    assert s.in_year_share == pytest.approx(0.2)
+    assert s.in_year_share == pytest.approx(0.1)
     assert s.baseline_budget_m == 711.0
 
 

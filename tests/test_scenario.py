@@ -48,7 +48,7 @@ def test_deep_merge_keeps_every_field_the_child_does_not_set():
     core, base_core = three.funding.streams["core"], base.funding.streams["core"]
     # only settlement_years (and the [scenario] table) differ from annual
     assert core.model_copy(update={"settlement_years": 1}) == base_core
-    assert core.share == 0.8
+    assert core.share == 0.9
     assert core.confirmation_delay_months == base_core.confirmation_delay_months
     assert three.funding.streams["external"] == base.funding.streams["external"]
     assert three.capabilities == base.capabilities
@@ -98,7 +98,7 @@ def test_enabled_false_removes_a_stream_and_the_rest_must_sum_to_one(write_overr
 def test_enabled_false_on_a_stream_leaves_shares_that_must_still_sum_to_one(write_override):
     path = write_override("[funding.streams.external]\nenabled = false")
     with pytest.raises(ScenarioError, match=re.escape(f"{path}: funding: ") + r"stream shares must sum to 1 "
-                       r"\(got 0\.8: core 0\.8\)"):
+                       r"\(got 0\.9: core 0\.9\)"):
         load_scenario(path)
 
 
@@ -200,7 +200,7 @@ BAD_OVERRIDES = {
     "horizon_zero": ("[horizon]\nyears = 0",
                      r"horizon\.years = 0: input should be greater than or equal to 1"),
     "shares_not_one": ("[funding.streams.core]\nshare = 0.7",
-                       r"funding: stream shares must sum to 1 \(got 0\.9: core 0\.7, external 0\.2\)"),
+                       r"funding: stream shares must sum to 1 \(got 0\.8: core 0\.7, external 0\.1\)"),
     "min_above_max": ('[workforce]\nrecruitment_lead_months = { dist = "uniform", min = 9, max = 3 }',
                       r"workforce\.recruitment_lead_months: min \(9\.0\) must be below max \(3\.0\)"),
     "min_equals_max": ('[workforce]\nrecruitment_lead_months = { dist = "pert", min = 3, mode = 3, max = 3 }',
@@ -260,7 +260,7 @@ def test_the_confirmation_delay_cap_is_eleven_months():
 
 def test_a_missing_required_field_is_named(tmp_path, baseline_text):
     path = tmp_path / "missing.toml"
-    path.write_text(baseline_text.replace("initial_fte = 4400\n", ""), encoding="utf-8")
+    path.write_text(baseline_text.replace("initial_fte = 5000\n", ""), encoding="utf-8")
     expected = f"{path}: workforce.initial_fte: required field is missing"
     with pytest.raises(ScenarioError, match=re.escape(expected)):
         load_scenario(path)
