@@ -85,11 +85,15 @@ def _disruptions_per_year(runs: pd.DataFrame, years: pd.DataFrame) -> np.ndarray
     return _by_run(years, "disruptions_total") / n_years
 
 
-def _output_growth(runs: pd.DataFrame, years: pd.DataFrame) -> np.ndarray:
-    first, last = years["fiscal_year"].min(), years["fiscal_year"].max()
-    a = years[years["fiscal_year"] == first].sort_values("run")["disruptions_total"].to_numpy(float)
-    b = years[years["fiscal_year"] == last].sort_values("run")["disruptions_total"].to_numpy(float)
-    return _ratio(b, a)
+def _output_trend(runs: pd.DataFrame, years: pd.DataFrame) -> np.ndarray:
+    """Least-squares slope of each run's yearly disruptions, as a share of its mean a year: a trend
+    from every year, so one low or high year at either end does not decide it."""
+    table = years.pivot(index="run", columns="fiscal_year", values="disruptions_total")
+    y = table.to_numpy(dtype=float)
+    t = table.columns.to_numpy(dtype=float)
+    t = t - t.mean()
+    slope = (y - y.mean(axis=1, keepdims=True)) @ t / (t @ t)
+    return _ratio(slope, y.mean(axis=1))
 
 
 def _priority_share(runs: pd.DataFrame, years: pd.DataFrame) -> np.ndarray:
@@ -107,7 +111,8 @@ MEASURES: dict[str, tuple[Measure, str]] = {
     "pay_share_of_resource": (_pay_share_of_resource,
                               "permanent pay bill / net resource money received, over the years"),
     "disruptions_per_year": (_disruptions_per_year, "disruptions a year, mean over the years"),
-    "output_growth": (_output_growth, "disruptions in the last year / in the first year"),
+    "output_trend": (_output_trend, "least-squares trend of yearly disruptions, as a share of "
+                                    "their mean a year"),
     "priority_share": (_priority_share, "priority-threat disruptions / all disruptions"),
 }
 """Every statistic a target may name: the function and what it measures, in words."""
@@ -299,8 +304,8 @@ def fmt(x: float | None, measure: str) -> str:
     if measure.endswith("share") or measure in ("capital_underspend", "underspend",
                                                 "pay_share_of_resource"):
         return f"{100 * x:.1f}%"
-    if measure == "output_growth":
-        return f"{x:.3f}×"
+    if measure == "output_trend":
+        return f"{100 * x:+.2f}% a year"
     return f"{x:,.0f}"
 
 
@@ -318,6 +323,8 @@ def tolerance_text(target: Target) -> str:
     """The tolerance in the measure's units: percentage points for shares."""
     if not target.tolerance:
         return "none"
+    if target.measure == "output_trend":
+        return f"± {100 * target.tolerance:.2f} points a year"
     text = fmt(target.tolerance, target.measure)
     return "± " + (text.replace("%", " points") if text.endswith("%") else text)
 
