@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from . import calibration, fitting, limits, uncertain
 from .errors import UsageError
 from .executors import ProcessExecutor
 from .memory import run_batch
+from .options import json_safe, positive_int, seed
 from .scenario import load_scenario
 
 EXIT_OK, EXIT_MISSED = 0, 1
@@ -40,16 +40,16 @@ def add_parser(sub: Any) -> None:
                    "scenarios/baseline.toml)")
     p.add_argument("--targets", type=Path, default=calibration.DEFAULT_TARGETS, metavar="FILE",
                    help="calibration targets (calibration/targets.toml)")
-    p.add_argument("--runs", type=int, default=1000, help="runs for the check (1000)")
-    p.add_argument("--seed", type=int, default=1, help="root seed (1)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--runs", type=positive_int, default=1000, help="runs for the check (1000)")
+    p.add_argument("--seed", type=seed, default=1, help="root seed (1)")
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: all cores); results do not depend on it")
     p.add_argument("--json", action="store_true", help="print one JSON object, no table")
     p.add_argument("--fit", action="append", default=None, metavar="PATH=LOW:HIGH",
                    help="a number field to estimate within LOW..HIGH (repeatable)")
-    p.add_argument("--fit-runs", type=int, default=200,
+    p.add_argument("--fit-runs", type=positive_int, default=200,
                    help="runs per trial point while fitting (200); the check uses --runs")
-    p.add_argument("--generations", type=int, default=8,
+    p.add_argument("--generations", type=positive_int, default=8,
                    help="differential-evolution generations (8)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="with --fit: the calibrated scenario file to write "
@@ -65,15 +65,9 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         for name, (_, meaning) in calibration.MEASURES.items():
             out.print(f"{name}: {meaning}", markup=False)
         return EXIT_OK
-    for option, value in (("--runs", args.runs), ("--fit-runs", args.fit_runs),
-                          ("--generations", args.generations)):
-        if value < 1:
-            raise UsageError(f"{option} {value}: must be at least 1")
     if args.runs > limits.RUNS_CAP or args.fit_runs > limits.RUNS_CAP:
         raise UsageError(f"--runs and --fit-runs are capped at {limits.RUNS_CAP:,}")
-    if args.seed < 0:
-        raise UsageError(f"--seed {args.seed}: must be 0 or more")
-    if args.workers is not None and not 1 <= args.workers <= limits.workers_cap():
+    if args.workers is not None and args.workers > limits.workers_cap():
         raise UsageError(f"--workers {args.workers}: must be from 1 to {limits.workers_cap()}")
     scenario = load_scenario(args.file)
     targets = calibration.load_targets(args.targets)
@@ -139,7 +133,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     payload["passed"] = not missed
     payload["missed"] = missed
     if args.json:
-        out.print(json.dumps(_finite(payload), indent=2), markup=False)
+        out.print(json.dumps(json_safe(payload), indent=2, allow_nan=False), markup=False)
     elif missed:
         out.print(f"{len(missed)} of {len(results)} targets missed: {', '.join(missed)}",
                   markup=False)
@@ -172,13 +166,3 @@ def _print(out: Console, title: str, results: list[calibration.Result], runs: in
     out.print("The model's value is the mean over runs with its 95% Monte Carlo interval; "
               "'runs 5-95%' is the spread of single runs (what could happen in one six-year "
               "stretch).", markup=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value

@@ -297,12 +297,17 @@ def misfit(targets: Targets, runs: pd.DataFrame, years: pd.DataFrame) -> float:
     return total
 
 
+def is_share(measure: str) -> bool:
+    """Whether a measure is a share of a whole (shown as a percentage)."""
+    return measure.endswith("share") or measure in ("capital_underspend", "underspend",
+                                                    "pay_share_of_resource")
+
+
 def fmt(x: float | None, measure: str) -> str:
     """A measure's value as a reader expects it: shares as percentages, counts whole."""
     if x is None or not math.isfinite(x):
         return "—"
-    if measure.endswith("share") or measure in ("capital_underspend", "underspend",
-                                                "pay_share_of_resource"):
+    if is_share(measure):
         return f"{100 * x:.1f}%"
     if measure == "output_trend":
         return f"{100 * x:+.2f}% a year"

@@ -41,6 +41,9 @@ from .batch import preflight, run_streaming
 from .errors import FundsimError, ModelError, ScenarioError, UsageError
 from .executors import ChunkExecutor, ProcessExecutor
 from .model import RUN_OUTPUTS
+from .options import json_safe as _json_safe
+from .options import positive_int as _positive_int
+from .options import seed as _seed
 from .precision import DEFAULT_MAX_RUNS, Target
 from .results import load_results
 from .scenario import Scenario, load_scenario
@@ -59,26 +62,6 @@ EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
 out = SafeConsole(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
 
 
 def _sample(text: str) -> int:
@@ -577,17 +560,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if why:
             out.print("Why: " + " ".join(why), markup=False)
     return EXIT_OK
-
-
-def _json_safe(value):
-    """Strict JSON for jq and JavaScript: a statistic that cannot be computed is null, not NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _print_comparison(report, base, other) -> None:

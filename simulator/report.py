@@ -308,7 +308,7 @@ def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path
                 sheet.cell(row=len(frame) + 3 + i, column=1, value=line)
         calibration_sheet = writer.sheets["Calibration"]
         for i, result in enumerate(check.results):
-            if calibration.fmt(1.0, result.target.measure).endswith("%"):  # a share: as a percentage
+            if calibration.is_share(result.target.measure):
                 for cell in calibration_sheet[i + 2][1:10]:
                     if isinstance(cell.value, float):
                         cell.number_format = "0.0%"

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import Problem, problem
+from .errors import Problem, ScenarioError, problem
 
 if TYPE_CHECKING:
     from .scenario import Scenario
@@ -90,8 +90,6 @@ def problems(scenario: Scenario) -> list[Problem]:
 def _range_problems(scenario: Scenario) -> list[Problem]:
     """Each field at its distribution's minimum and maximum, alone and all together, must give a
     valid scenario; report the first rule broken at each."""
-    from .errors import ScenarioError
-
     out: list[Problem] = []
     supports = {path: dist.support() for path, dist in scenario.uncertain.items()}
     trials: list[tuple[str, dict[str, float]]] = []
@@ -132,9 +130,8 @@ def values_table(scenario: Scenario, seed: int, runs: int) -> dict[str, np.ndarr
 
     catalogue = DrawCatalogue()
     catalogue.add("uncertain", draw_names(scenario))
-    table = np.array([catalogue.uniforms(seed, run) for run in range(runs)]).reshape(runs, -1)
-    return {path: np.array([dist.ppf(float(u)) for u in table[:, j]])
-            for j, (path, dist) in enumerate(scenario.uncertain.items())}
+    rows = [draw(scenario, catalogue.uniforms(seed, run)) for run in range(runs)]
+    return {path: np.array([row[path] for row in rows]) for path in scenario.uncertain}
 
 
 def describe(scenario: Scenario) -> str:
