@@ -116,6 +116,7 @@ class Organisation(BaseModel):
     prudence_sd: float = Field(default=0.5, ge=0, le=5)
     planning_years: int = Field(default=2, ge=1, le=10)
     contract_margin: float = Field(default=0.25, ge=0, le=0.5)
+    minor_works_m_per_year: float = Field(default=0.0, ge=0)
 
 
 class Workforce(BaseModel):

@@ -204,11 +204,16 @@ def test_late_confirmation_freezes_recruitment_and_contracting():
 
 
 # A board that needs every pound of a project confirmed before it signs (contract_cover 1), with
-# the capital of the pre-calibration baseline (8% of core, IT at £120m): the setting in which a
-# settlement's length decides whether the large project can be let at all.
+# the capital of the pre-calibration baseline (8% of core, IT at £120m, no minor works) and an IT
+# programme short enough (18-30 months) for a three-year settlement's confirmed years to cover
+# its spending: the setting in which a settlement's length decides whether the large project can
+# be let at all.
 FULL_COVER = _vary(BASELINE, organisation__contract_cover=1.0,
+                   organisation__minor_works_m_per_year=0.0,
                    funding__streams__core__capital_share=0.08,
-                   capabilities__it_modernisation__capex_m=120.0)
+                   capabilities__it_modernisation__capex_m=120.0,
+                   capabilities__it_modernisation__lead_time_months={
+                       "dist": "triangular", "min": 18.0, "mode": 24.0, "max": 30.0})
 
 
 def test_a_short_confirmed_horizon_keeps_the_large_it_project_uncontracted():
@@ -256,7 +261,7 @@ def test_specialist_capabilities_shift_disruptions_towards_priority_threats():
         _column(_runs(BASELINE, 30), "disruptions_total").sum()
     share_without = _column(_runs(without, 30), "priority_disruptions").sum() / \
         _column(_runs(without, 30), "disruptions_total").sum()
-    assert share_without == pytest.approx(0.40, abs=0.01)
+    assert share_without == pytest.approx(BASELINE.operations.priority_share_base, abs=0.01)
     assert share_with > share_without + 0.01
 
 

@@ -105,6 +105,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     cycles = math.ceil(months / scenario.workforce.recruitment_interval_months) + 1
     draws.add("recruit", (str(c) for c in range(cycles)))
     draws.add("thaw", (str(y) for y in range(years)))  # the campaign run when a freeze lifts
+    draws.add("news", (str(y) for y in range(years)))  # ... when later years' money is confirmed
     draws.add("disrupt/priority", (str(m) for m in range(months)))
     draws.add("disrupt/other", (str(m) for m in range(months)))
     if scenario.uncertain:

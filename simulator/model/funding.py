@@ -13,7 +13,7 @@ import numpy as np
 from scipy import special
 
 from ..scenario import MAX_CONFIRMATION_DELAY_MONTHS, Organisation
-from .clock import Clock
+from .clock import TINY, Clock
 from .compiled import CompiledScenario, CompiledStream
 from .records import YearRecord
 
@@ -32,6 +32,9 @@ class FundingEvents(Protocol):
 
     def in_year_money_landed(self, capital: bool) -> None:
         """A tranche of in-year money landed (with some capital, or resource only)."""
+
+    def later_money_confirmed(self) -> None:
+        """A settlement confirmed later years' money at amounts other than those planned on."""
 
 
 @dataclass
@@ -125,6 +128,13 @@ class Funding:
         if announce:
             self.events.settle()
         last = min(start + s.c.spec.settlement_years, self.cs.years) - 1
+        # News of later years is acted on at once, unless the year ends at this instant: the
+        # next year then opens with the money confirmed (a re-plan with no months left would
+        # pause every project).
+        news = (announce and not s.c.tranche_stream and start > year
+                and self.clock.year_end() - now > TINY
+                and any(float(s.amounts[y]) != self.planned_gross(s, y)
+                        for y in range(start, last + 1)))
         for y in range(start, last + 1):
             s.confirmed[y] = True
         if s.c.tranche_stream:
@@ -134,10 +144,14 @@ class Funding:
             was_frozen = self.frozen
             self.receive_confirmed(s, year, now)
             if announce:
-                # Money for this year has landed: plans change now. A confirmation for later
-                # years is taken up at the next planning cycle, so that decisions fall at the same
-                # times whatever the settlement length (equivalence under certainty).
+                # Money for this year has landed: plans change now.
                 self.events.year_money_landed(was_frozen and not self.frozen)
+        elif news:
+            # Later years' money differs from what was planned on: the plan is redone now, not
+            # at the next quarterly cycle, so a confirmation a day later moves output a little
+            # rather than a quarter's worth. Under certainty the amounts are those planned on
+            # and nothing happens, so settlement lengths stay equivalent.
+            self.events.later_money_confirmed()
 
     def receive_confirmed(self, s: StreamState, year: int, now: float) -> None:
         """The year's allocation lands; what was spent under the interim allowance is charged."""

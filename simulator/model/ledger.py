@@ -83,9 +83,9 @@ class Ledger:
         y["mean_temporary_fte"][year] += temp_fte * dt / 12.0
         if funding.frozen:
             self.interim_months += dt
-        capex = premium = 0.0
+        capex = premium = minor = 0.0
         if self.portfolio.any_contracted:
-            capex, premium = self.portfolio.progress(self.t_last, dt)
+            capex, premium, minor = self.portfolio.progress(self.t_last, dt)
         # State moves on.
         wf.f_full *= decay_h
         wf.f_ramp *= decay_h
@@ -95,15 +95,16 @@ class Ledger:
         # interim allowance, capital from capital then the interim capital allowance.
         uncovered = pay_temporary(temp.pay, dt)
         uncovered += pay_commitments(funding.commit_streams, funding.tranche_streams, commitments)
-        if capex:
-            uncovered += pay_capital(funding.capital_streams, capex)
+        if capex or minor:
+            uncovered += pay_capital(funding.capital_streams, capex + minor)
         if uncovered > TINY:
             y["emergency_cover_m"][year] += uncovered
             y["received_m"][year] += uncovered
-        y["spent_m"][year] += commitments + temp_cost + capex
+        y["spent_m"][year] += commitments + temp_cost + capex + minor
         y["temporary_spend_m"][year] += temp_cost
         y["staff_pay_m"][year] += pay
         y["capability_spend_m"][year] += capex
+        y["minor_works_m"][year] += minor
         y["overrun_cost_m"][year] += premium
 
     def _record_month(self, month: int) -> None:

@@ -67,6 +67,7 @@ class Portfolio:
         self.contract_lookahead = max(
             (math.ceil(p.spec.lead_time_months.mean() / 12.0) for p in cs.projects), default=0)
         self.any_contracted = False  # a project active or paused: the ledger has capital to post
+        self.minor_rate = 0.0  # £m a month of capital spent on minor works
         self.delivered_count = 0
         self.pause_count = 0
 
@@ -85,26 +86,44 @@ class Portfolio:
 
     # ------------------------------------------------------------------ contracting
 
-    def counted_capital(self, haircut: float) -> float:
-        """Capital the organisation counts on when it lets a contract: on hand, plus every
-        confirmed later year in the run, plus (1 - contract_cover) × (1 - haircut) of the prudent
-        plan for unconfirmed later years within the longest project's expected lead, less what
-        contracted projects still need. The haircut is the board's margin on money not yet
-        confirmed; confirmed money is counted in full."""
+    def free_capital(self, p: Project) -> float:
+        """Capital the board expects to be free for `p` over the contracting look-ahead: year by
+        year, the money it counts on less what contracted projects will draw in that year at their
+        contracted pace (a year short of money moves their work to the next), each year's rest
+        counted only as far as `p` could spend it at its own pace. Money counted: this year's on
+        hand (and interim allowance to the year end); each later year's net capital, in full if
+        confirmed, else (1 - contract_cover) x (1 - haircut) of the prudent plan. Phasing by year
+        matters because capital mostly lapses at a year end: a lump-sum test would let money that
+        contracted projects cannot spend this year lapse while a project that could spend it
+        waits for money counted years ahead."""
         cover = self.org.contract_cover
+        haircut = p.margin
         funding = self.funding
-        year_now = self.clock.year
-        counted = sum(s.capital for s in funding.streams)
-        lookahead = self.contract_lookahead
-        for year in range(year_now + 1, max(self.cs.years, year_now + 1 + lookahead)):
-            for s in funding.streams:
-                confirmed = year < self.cs.years and s.confirmed[year]
-                if confirmed:
-                    counted += s.net(float(s.amounts[year]))[2]
-                elif cover < 1.0 and year <= year_now + lookahead:
-                    counted += ((1.0 - cover) * (1.0 - haircut)
-                                * s.net(funding.planned_gross(s, year))[2])
-        return counted - sum(p.cost_left for p in self.projects if p.contracted)
+        clock = self.clock
+        year_now = clock.year
+        commitments = [[q.cost_left, q.fastest] for q in self.projects if q.contracted]
+        pace = p.fastest
+        free = 0.0
+        for year in range(year_now, year_now + self.contract_lookahead + 1):
+            if year == year_now:
+                months = max(clock.year_end() - clock.now, 0.0)
+                money = sum(s.capital for s in funding.streams)
+                money += sum(s.capital_rate for s in funding.commit_streams if s.interim) * months
+            else:
+                months = 12.0
+                money = 0.0
+                for s in funding.streams:
+                    if year < self.cs.years and s.confirmed[year]:
+                        money += s.net(float(s.amounts[year]))[2]
+                    elif cover < 1.0:
+                        money += ((1.0 - cover) * (1.0 - haircut)
+                                  * s.net(funding.planned_gross(s, year))[2])
+            for c in commitments:
+                draw = min(c[0], c[1] * months, money)
+                c[0] -= draw
+                money -= draw
+            free += min(money, pace * months)
+        return free
 
     def plan(self) -> None:
         """Share this year's capital among contracted projects by priority (slowing or pausing
@@ -151,7 +170,7 @@ class Portfolio:
                 if p.state != "idle":
                     continue
                 # Projects contracted a moment ago already count against the money.
-                if self.counted_capital(p.margin) < p.c.spec.capex_m:
+                if self.free_capital(p) < p.c.spec.capex_m:
                     continue
                 profile = min(p.fastest, headroom, available)
                 if profile <= TINY:
@@ -159,7 +178,12 @@ class Portfolio:
                 self._contract(p, profile)
                 headroom -= profile
                 available -= profile
-        self.any_contracted = any(p.contracted for p in self.projects)
+        # Minor works (kit, estates, small IT) take what projects leave, up to what the
+        # organisation can spend on them; like any new commitment, not while frozen.
+        minor = self.org.minor_works_m_per_year / 12.0
+        self.minor_rate = 0.0 if funding.frozen or minor <= 0.0 else min(minor, max(available, 0.0))
+        self.any_contracted = (self.minor_rate > 0.0
+                               or any(p.contracted for p in self.projects))
         for p in self.projects:
             if p.state == "active":
                 self._schedule_delivery(p)
@@ -205,10 +229,10 @@ class Portfolio:
             return 0.0
         return p.c.spec.reprofile_premium * (p.profile - p.allocation)
 
-    def progress(self, at: float, dt: float) -> tuple[float, float]:
+    def progress(self, at: float, dt: float) -> tuple[float, float, float]:
         """Contracted projects progress at their allocation over a ledger piece from `at` of
         length `dt`; deferring their profile adds the re-profiling premium to what they cost.
-        Returns (capital spent, premium added)."""
+        Returns (capital spent on projects, premium added, capital spent on minor works)."""
         capex = premium = 0.0
         for p in self.projects:
             if p.state == "active" or p.state == "paused":
@@ -218,7 +242,7 @@ class Portfolio:
                 p.cost_left += q - spend
                 premium += q
                 capex += spend
-        return capex, premium
+        return capex, premium, self.minor_rate * dt
 
     def _schedule_delivery(self, p: Project) -> None:
         """Set the delivery timer for the cost left at the current allocation; any later re-plan

@@ -19,12 +19,13 @@ YEAR_OUTPUTS = (
     "capability_spend_m", "overrun_cost_m", "projects_delivered", "project_pauses", "mean_fte",
     "final_productivity", "cost_per_disruption_k", "mean_temporary_fte", "temporary_spend_m",
     "overhead_m", "emergency_cover_m", "received_m", "carried_in_m", "spent_m", "carried_out_m",
-    "staff_pay_m", "capital_received_m", "capital_lapsed_m",
+    "staff_pay_m", "capital_received_m", "capital_lapsed_m", "minor_works_m",
 )
 """Per-run, per-fiscal-year outputs. Money balances each year:
 received + carried_in = spent + lapsed + carried_out + overhead. The last three are parts of those
 totals that calibration compares with published figures (docs/calibration.md): the permanent pay
-bill (part of spent), net capital allocated (part of received) and capital lapsed (part of lapsed)."""
+bill (part of spent), net capital allocated (part of received) and capital lapsed (part of lapsed).
+`minor_works_m` is the capital spent on minor works (part of spent, not of capability spend)."""
 
 MONTH_OUTPUTS = ("fte", "temporary_fte", "productivity", "cash_m", "disruptions",
                  "cumulative_disruptions")

@@ -125,6 +125,10 @@ class Run:
         else:
             self.temporary.plan()  # nothing new for projects: only the in-year spending changes
 
+    def later_money_confirmed(self) -> None:
+        self.workforce.recruit_on_news()
+        self.replan()
+
     def _delivered(self, spec: Capability) -> None:
         self.operations.deliver(spec)
 

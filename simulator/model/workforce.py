@@ -53,6 +53,7 @@ class Workforce:
         self.recruit_leads = [spec.recruitment_lead_months.ppf(x)
                               for x in u[cs.draws.slice("recruit")]]
         self.thaw_leads = [spec.recruitment_lead_months.ppf(x) for x in u[cs.draws.slice("thaw")]]
+        self.news_leads = [spec.recruitment_lead_months.ppf(x) for x in u[cs.draws.slice("news")]]
 
     def connect(self, funding: Funding, portfolio: Portfolio, operations: Operations,
                 settle: Callable[[], None], commitments_changed: Callable[[], None]) -> None:
@@ -117,6 +118,10 @@ class Workforce:
     def recruit_on_thaw(self) -> None:
         """The freeze has lifted: recruitment resumes at once, not at the next cycle."""
         self.recruit(self.thaw_leads[self.clock.year])
+
+    def recruit_on_news(self) -> None:
+        """Later years' money was confirmed: a campaign now for any gap it opens."""
+        self.recruit(self.news_leads[self.clock.year])
 
     def _arrive(self, cohort: Cohort) -> None:
         self.settle()
