@@ -21,10 +21,10 @@ KEY_ASSUMPTIONS: tuple[str, ...] = (
     "Capability costs, benefits and lead times are illustrative or taken from named sources "
     "(NAO, PAC, McKinsey-Oxford), as docs/model.md lists field by field.",
     "Settlement confirmation delays are analogues taken from police grant dates, not NCA records.",
+    "Unspent resource lapses (about £80m a year, with no published figure to check it); capital "
+    "the four projects leave buys minor works, counted as nothing.",
     "Staff are never made redundant: a settlement below the staff in post is met by emergency "
     "cover; management does nothing beyond the coded rules.",
-    "One organisation with one portfolio: no competition for the same pots, and bid-based money "
-    "always pays its share.",
     "The runs' spread covers chance events and only the parameters a scenario declares uncertain; "
     "every other parameter is held at its stated value.",
 )
