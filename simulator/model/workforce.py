@@ -76,17 +76,20 @@ class Workforce:
 
     # ------------------------------------------------------------------ hiring
 
-    def establishment(self) -> float:
-        """Permanent posts affordable in every year of the planning look-ahead, from money that
-        arrives at confirmation, after fixed, legacy-IT and capability running costs."""
+    def establishment(self, arrives: float) -> float:
+        """Permanent posts affordable in every year of the planning look-ahead from the year the
+        recruits arrive, from money that arrives at confirmation, after fixed, legacy-IT and
+        capability running costs. The look-ahead starts where the posts start costing (a campaign
+        late in a year whose recruits arrive next year plans on next year and the one after, as
+        a campaign just after the year opens would) and runs past the horizon like any plan (the
+        organisation does not know the run ends)."""
         org = self.org
         committed_run = self.portfolio.committed_run_costs()
         legacy = 0.0 if self.operations.modernised else org.legacy_it_cost_m_per_year
         cost_fte_year = self.cost_fte_month * 12.0
-        year = self.clock.year
-        last = min(year + org.planning_years, self.cs.years)
+        first = max(self.clock.year, int(arrives // 12.0))
         best = math.inf
-        for y in range(year, last):
+        for y in range(first, first + org.planning_years):
             money = self.funding.planned_resource(y)
             posts = (money - org.fixed_costs_m_per_year - legacy - committed_run) / cost_fte_year
             best = min(best, posts)
@@ -99,8 +102,8 @@ class Workforce:
             return
         now = self.clock.now
         in_pipeline = sum(c.fte for c in self.pipeline)
-        gap = self.establishment() - (self.f_full + self.f_ramp + in_pipeline)
         arrives = now + max(0.0, lead)
+        gap = self.establishment(arrives) - (self.f_full + self.f_ramp + in_pipeline)
         year_end = self.clock.year_end()
         if arrives < year_end:
             spare = self.spare_resource(now, year_end)
