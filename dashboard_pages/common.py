@@ -330,10 +330,8 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
             st.caption(plain(line))
         for warning in comparison.mixed_warnings(results):
             st.warning(plain(warning), icon=":material/warning:")
-    for res in results.values():  # parameters drawn per run widen that scenario's spread
-        drawn = uncertain.describe(res.scenario)
-        if drawn:
-            st.caption(plain(drawn))
+    for line in _uncertain_lines(results):  # parameters drawn per run widen the spread
+        st.caption(plain(line))
     why = comparison.explanation(results) if paired else []
     if why:
         with st.expander("Why: what the difference is made of"):
@@ -348,6 +346,27 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
                 f"{row['difference']:+,.2f} ({row['95% CI low']:+,.2f} to "
                 f"{row['95% CI high']:+,.2f})" for _, row in frame.iterrows()))
     render_views(results, prefix, paired)
+
+
+def _uncertain_lines(results: Mapping[str, BatchResults]) -> list[str]:
+    """Which uncertain parameters each scenario draws, said once for scenarios that draw the
+    same ones ("annual and annual with ... each draw 7 uncertain parameters ...")."""
+    groups: dict[str, list[str]] = {}
+    first: dict[str, tuple[str, str]] = {}
+    for name, res in results.items():
+        drawn = uncertain.describe(res.scenario)
+        if not drawn:
+            continue
+        key = json.dumps(res.scenario.to_dict()["uncertain"], sort_keys=True, default=str)
+        groups.setdefault(key, []).append(name)
+        first.setdefault(key, (res.scenario.name, drawn))
+    lines = []
+    for key, names in groups.items():
+        own, drawn = first[key]
+        if len(names) > 1 and drawn.startswith(f"{own} draws "):
+            drawn = f"{' and '.join(names)} each draw " + drawn[len(f"{own} draws "):]
+        lines.append(drawn)
+    return lines
 
 
 def render_single(results: Mapping[str, BatchResults], message: str, prefix: str) -> None:
@@ -375,8 +394,8 @@ def _summary_config() -> dict:
     columns, widths that fit a 1440-pixel screen beside the sidebar."""
     number = {"width": 96}
     return {
-        "output": st.column_config.TextColumn("output", width=250),
-        "scenario": st.column_config.TextColumn("scenario", width=250),
+        "output": st.column_config.TextColumn("output", width=270),
+        "scenario": st.column_config.TextColumn("scenario", width=200),
         comparison.MEAN: st.column_config.NumberColumn("mean", format=_NUMBER, **number),
         comparison.CI_LOW: st.column_config.NumberColumn(
             "95% CI low", format=_NUMBER, help=assumptions.PRECISION_LABEL, **number),
@@ -390,11 +409,11 @@ def _summary_config() -> dict:
 
 
 def _differences_config() -> dict:
-    number = {"width": 110}
+    number = {"width": 100}
     return {
-        "scenario": st.column_config.TextColumn("scenario", width=200),
-        "against": st.column_config.TextColumn("against", width=160),
-        "output": st.column_config.TextColumn("output", width=250),
+        "scenario": st.column_config.TextColumn("scenario", width=190),
+        "against": st.column_config.TextColumn("against", width=130),
+        "output": st.column_config.TextColumn("output", width=230),
         "mean difference": st.column_config.NumberColumn("mean difference", format=_SIGNED,
                                                          **number),
         "95% CI low": st.column_config.NumberColumn("95% CI low", format=_SIGNED, **number),

@@ -39,9 +39,10 @@ from simulator.scenario import MAX_CONFIRMATION_DELAY_MONTHS, Scenario
 DEFAULT_START = "annual (shipped)"
 START = "Where you started (before your edits)"
 THREE_YEAR = "Same settings, three-year settlements"
+# The earliest confirmation the window offers: a year ahead, the most a one-year settlement may be
+# confirmed early (`scenario.Stream`); the latest is MAX_CONFIRMATION_DELAY_MONTHS (11). (A comment,
+# not a docstring: Streamlit's magic would show a bare string in the page.)
 EARLIEST_MONTH = -12.0
-"""The earliest confirmation the window offers: a year ahead, the most a one-year settlement may
-be confirmed early (`scenario.Stream`); the latest is MAX_CONFIRMATION_DELAY_MONTHS (11)."""
 WINDOW, KNOWN = "A window of months", "A known date"
 
 
@@ -201,7 +202,7 @@ def _sidebar() -> Picked | None:
         # one re-run and no half-made combination is ever run.
         with st.form("settings", border=False, enter_to_submit=True):
             settings, adjusted = _settings_inputs(base)
-            st.subheader("Monte Carlo")
+            st.header("Monte Carlo")
             runs = st.number_input(f"Runs per scenario ({ui.MIN_RUNS:,}-{ui.MAX_RUNS:,})",
                                    value=1000, step=100, key="runs")
             seed = st.number_input("Seed", value=1, min_value=0, step=1, key="seed")
