@@ -36,7 +36,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__, calibrate_command, export, folders, limits, locking
-from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci
+from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci, share_text
 from .batch import preflight, run_streaming
 from .errors import FundsimError, ModelError, ScenarioError, UsageError
 from .executors import ChunkExecutor, ProcessExecutor
@@ -677,7 +677,7 @@ def _print_comparison(report, base, other) -> None:
             f"{_fmt(da['mean'])} [{_fmt(da['p5'])} - {_fmt(da['p95'])}]",
             f"{_fmt(db['mean'])} [{_fmt(db['p5'])} - {_fmt(db['p95'])}]",
             f"{d['mean']:+,.1f} ({d['ci_low']:+,.1f} to {d['ci_high']:+,.1f})",
-            f"{m['prob_b_greater']:.0%}",
+            share_text(m["prob_b_greater"]),
         )
     out.print(table)
     out.print("runs 5-95%: what could happen in one run; 95% CI of mean: how precisely this many "

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import attribution, charts, levers
-from .analysis import MAIN_METRICS, describe, headline, mean_ci, paired_comparison
+from .analysis import MAIN_METRICS, describe, headline, mean_ci, paired_comparison, share_text
 from .results import BatchResults
 
 
@@ -60,19 +60,6 @@ def change_headline(change: str, plural: bool, results: Mapping[str, BatchResult
     if np.isfinite(diff["ci_low"]):
         sentence += f" (95% CI {diff['ci_low']:+,.0f} to {diff['ci_high']:+,.0f})"
     return sentence + f" and {give} more in {share_text(d['prob_b_greater'])} of paired runs."
-
-
-def share_text(share: float) -> str:
-    """A share of runs as a percentage that never rounds a near-certainty to a certainty: 0.9998
-    is "99.98%", not "100%" (and 0.0002 is "0.02%", not "0%")."""
-    if not np.isfinite(share):
-        return "n/a"
-    for digits in (0, 1, 2):
-        text = f"{share:.{digits}%}"
-        exact = share in (0.0, 1.0)
-        if exact or text not in (f"{0:.{digits}%}", f"{1:.{digits}%}"):
-            return text
-    return ">99.99%" if share > 0.5 else "<0.01%"
 
 
 def what_differs(results: Mapping[str, BatchResults]) -> list[str]:
