@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,9 +137,15 @@ def workbook_bytes(front: Front | None, sheets: Sequence[Sheet], when: datetime 
     return _fixed_zip_times(buffer.getvalue(), when_naive)
 
 
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
 def _fixed_zip_times(data: bytes, when: datetime) -> bytes:
-    """The same zip with every entry stamped `when`, so the bytes do not depend on the clock."""
+    """The same zip with every entry stamped `when` and the workbook's modified date set to it
+    (openpyxl writes the clock's time there whatever the properties say), so the bytes do not
+    depend on the clock."""
     stamp_ = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
+    iso = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     source = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
@@ -146,7 +153,10 @@ def _fixed_zip_times(data: bytes, when: datetime) -> bytes:
             fixed = zipfile.ZipInfo(info.filename, date_time=stamp_)
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            target.writestr(fixed, source.read(info.filename))
+            body = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _MODIFIED.sub(rb"\g<1>" + iso + rb"\g<2>", body)
+            target.writestr(fixed, body)
     return out.getvalue()
 
 
