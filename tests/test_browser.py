@@ -274,8 +274,9 @@ def test_compare_after_the_readmes_sweep(server, browser):
         headline = page.locator(f"{LIVE} h3").filter(has_text="disruptions over 6 years against")
         expect(headline).to_be_visible(timeout=120_000)
         _wait_until_idle(page)
-        sidebar = page.get_by_test_id("stSidebar").inner_text()
-        assert "annual-sweep/p0001" in sidebar and "annual-sweep/p0002" in sidebar
+        picked = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").first
+        expect(picked).to_contain_text("annual-sweep/p0001", timeout=30_000)
+        expect(picked).to_contain_text("annual-sweep/p0002", timeout=30_000)
         assert "Refused" not in page.get_by_test_id("stMain").inner_text()
         assert page.get_by_test_id("stException").count() == 0
         assert page.get_by_test_id("stAlertContentError").count() == 0
