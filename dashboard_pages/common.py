@@ -31,7 +31,7 @@ from pathlib import Path
 import streamlit as st
 
 from simulator import assumptions, calibration, charts, comparison, report, uncertain
-from simulator.analysis import mean_ci
+from simulator.analysis import describe, mean_ci
 from simulator.errors import FundsimError, ScenarioError, problem
 from simulator.executors import FairPool, WorkerLost, quick_chunk_size
 from simulator.memory import run_batch
@@ -270,9 +270,20 @@ def show_problem(exc: BaseException, what: str) -> None:
     from a file or a user is plain text."""
     if isinstance(exc, ScenarioError):
         lines = "\n".join(f"- {plain(p.render())}" for p in exc.problems)
-        st.error(f"**{plain(what)} cannot be used.** In {plain(exc.file)}:\n\n{lines}", icon="⚠️")
+        st.error(f"**{plain(what)} cannot be used.** In {plain(exc.file)}:\n\n{lines}",
+                 icon=":material/warning:")
     else:
-        st.error(f"**{plain(what)}:** {plain(exc)}", icon="⚠️")
+        st.error(f"**{plain(what)}:** {plain(exc)}", icon=":material/warning:")
+
+
+def show_settings_problem(exc: ScenarioError) -> None:
+    """Settings the model cannot take, in the planner's words: which control to change and the
+    rule, never a file name or a field path."""
+    from simulator.changes import control_for
+
+    lines = "\n".join(f"- {plain(control_for(p.path))}: {plain(p.rule)}" for p in exc.problems)
+    st.error(f"**These settings cannot be run.** Change the control named below, then press Run "
+             f"with these settings:\n\n{lines}", icon=":material/warning:")
 
 
 @contextmanager
@@ -287,7 +298,7 @@ def guarded(what: str) -> Iterator[None]:
         traceback.print_exc()
         st.error(f"**{plain(what)} failed** because of an internal error "
                  f"({plain(type(exc).__name__)}); the details are in the server's log. The rest of "
-                 "the page still works; please report this.", icon="🛑")
+                 "the page still works; please report this.", icon=":material/error:")
 
 
 # ------------------------------------------------------------------------ the comparison view
@@ -297,27 +308,30 @@ VIEWS = ("Distributions", "Over time", "Run-by-run difference", "Summary table")
 
 
 def render_comparison(results: Mapping[str, BatchResults], prefix: str,
-                      paired: bool = True) -> None:
-    """Headline, then one view at a time (only its charts are built and sent, which keeps a
-    rerun quick): distributions, fan charts, run-by-run differences or tables. The first scenario
-    is the reference; `paired=False` (results that do not share random numbers) leaves out
-    run-by-run differences."""
-    sentence = comparison.headline_text(results) if paired else None
-    if sentence:
-        st.markdown(f"### {plain(sentence)}")
-        st.caption(plain(comparison.money_sentence(results)) + " Intervals are the "
-                   f"{plain(assumptions.PRECISION_LABEL)}; single runs spread much wider (see the "
-                   "distributions, and the runs' spread in the summary table).")
+                      paired: bool = True, subject: tuple[str, bool] | None = None) -> None:
+    """Headlines (each scenario against the first), then one view at a time (only its charts are
+    built and sent, which keeps a rerun quick): distributions, fan charts, run-by-run differences
+    or tables. The first scenario is the reference; `paired=False` (results that do not share
+    random numbers) leaves out run-by-run differences. `subject` (what a change is, and whether
+    its verb is plural) makes the one headline say what the change does."""
+    if paired and len(results) > 1:
+        (a_name, a), *others = results.items()
+        for b_name, b in others:
+            pair = {a_name: a, b_name: b}
+            sentence = (comparison.change_headline(*subject, pair) if subject is not None
+                        else comparison.headline_text(pair))
+            st.markdown(f"### {plain(sentence)}")
+            st.caption(plain(comparison.money_sentence(pair)) + " Intervals are the "
+                       f"{plain(assumptions.PRECISION_LABEL)}; single runs spread much wider (see "
+                       "the distributions, and the runs' spread in the summary table).")
     if len(results) > 1:
         # What the headline compares, a warning when it mixes groups of levers, and why.
         for line in comparison.what_differs(results):
             st.caption(plain(line))
         for warning in comparison.mixed_warnings(results):
-            st.warning(plain(warning))
-    for res in results.values():  # parameters drawn per run widen that scenario's spread
-        drawn = uncertain.describe(res.scenario)
-        if drawn:
-            st.caption(plain(drawn))
+            st.warning(plain(warning), icon=":material/warning:")
+    for line in _uncertain_lines(results):  # parameters drawn per run widen the spread
+        st.caption(plain(line))
     why = comparison.explanation(results) if paired else []
     if why:
         with st.expander("Why: what the difference is made of"):
@@ -331,6 +345,88 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
                 f"- {plain(row['driver'])}: {row[a_col]:,.2f} → {row[b_col]:,.2f}; "
                 f"{row['difference']:+,.2f} ({row['95% CI low']:+,.2f} to "
                 f"{row['95% CI high']:+,.2f})" for _, row in frame.iterrows()))
+    render_views(results, prefix, paired)
+
+
+def _uncertain_lines(results: Mapping[str, BatchResults]) -> list[str]:
+    """Which uncertain parameters each scenario draws, said once for scenarios that draw the
+    same ones ("annual and annual with ... each draw 7 uncertain parameters ...")."""
+    groups: dict[str, list[str]] = {}
+    first: dict[str, tuple[str, str]] = {}
+    for name, res in results.items():
+        drawn = uncertain.describe(res.scenario)
+        if not drawn:
+            continue
+        key = json.dumps(res.scenario.to_dict()["uncertain"], sort_keys=True, default=str)
+        groups.setdefault(key, []).append(name)
+        first.setdefault(key, (res.scenario.name, drawn))
+    lines = []
+    for key, names in groups.items():
+        own, drawn = first[key]
+        if len(names) > 1 and drawn.startswith(f"{own} draws "):
+            drawn = f"{' and '.join(names)} each draw " + drawn[len(f"{own} draws "):]
+        lines.append(drawn)
+    return lines
+
+
+def render_single(results: Mapping[str, BatchResults], message: str, prefix: str) -> None:
+    """One scenario on its own (its comparator has the same settings): what it gives, the reason
+    no comparison is shown, in words, and its charts and table."""
+    name, res = next(iter(results.items()))
+    values = res.runs["disruptions_total"].to_numpy(dtype=float)
+    d = describe(values)
+    st.markdown(f"### {plain(name)}: {d['mean']:,.0f} disruptions over "
+                f"{res.scenario.horizon.years} years on average (runs 5-95%: {d['p5']:,.0f} to "
+                f"{d['p95']:,.0f})")
+    st.info(plain(message), icon=":material/info:")
+    drawn = uncertain.describe(res.scenario)
+    if drawn:
+        st.caption(plain(drawn))
+    render_views(results, prefix, paired=False)
+
+
+_NUMBER = "%,.1f"
+_SIGNED = "%+,.1f"
+
+
+def _summary_config() -> dict:
+    """One format per column (thousands separators, one decimal), intervals as two numeric
+    columns, widths that fit a 1440-pixel screen beside the sidebar."""
+    number = {"width": 96}
+    return {
+        "output": st.column_config.TextColumn("output", width=270),
+        "scenario": st.column_config.TextColumn("scenario", width=200),
+        comparison.MEAN: st.column_config.NumberColumn("mean", format=_NUMBER, **number),
+        comparison.CI_LOW: st.column_config.NumberColumn(
+            "95% CI low", format=_NUMBER, help=assumptions.PRECISION_LABEL, **number),
+        comparison.CI_HIGH: st.column_config.NumberColumn(
+            "95% CI high", format=_NUMBER, help=assumptions.PRECISION_LABEL, **number),
+        comparison.P5: st.column_config.NumberColumn(
+            "runs 5%", format=_NUMBER, help=assumptions.SPREAD_LABEL, **number),
+        comparison.P95: st.column_config.NumberColumn(
+            "runs 95%", format=_NUMBER, help=assumptions.SPREAD_LABEL, **number),
+    }
+
+
+def _differences_config() -> dict:
+    number = {"width": 100}
+    return {
+        "scenario": st.column_config.TextColumn("scenario", width=190),
+        "against": st.column_config.TextColumn("against", width=130),
+        "output": st.column_config.TextColumn("output", width=230),
+        "mean difference": st.column_config.NumberColumn("mean difference", format=_SIGNED,
+                                                         **number),
+        "95% CI low": st.column_config.NumberColumn("95% CI low", format=_SIGNED, **number),
+        "95% CI high": st.column_config.NumberColumn("95% CI high", format=_SIGNED, **number),
+        "share of runs better": st.column_config.TextColumn(
+            "runs better", width=90, alignment="right",
+            help="Share of paired runs where the scenario has more output or loses less money; "
+                 "n/a where neither is better (capability spend)."),
+    }
+
+
+def render_views(results: Mapping[str, BatchResults], prefix: str, paired: bool = True) -> None:
+    """The view picker and the chosen view's charts or tables."""
     view = st.radio("View", VIEWS, horizontal=True, key=f"{prefix}_view",
                     label_visibility="collapsed")
     others = list(results.items())[1:] if paired else []
@@ -366,21 +462,18 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str,
                         f"{plain(b_name)} is better in **{better:.0%}** of paired runs.")
             st.plotly_chart(figures[f"diff_{i}"], key=f"{prefix}_diff_{i}")
     else:
-        summary = assumptions.label_intervals(comparison.summary_frame(results))
+        summary = comparison.summary_frame(results)
         st.caption(plain(assumptions.INTERVALS_NOTE))
-        st.dataframe(summary, hide_index=True, key=f"{prefix}_summary",
-                     column_config={c: st.column_config.NumberColumn(format="%.1f")
-                                    for c in summary.columns if c.endswith("mean")})
+        config = _summary_config()
+        st.dataframe(summary, hide_index=True, key=f"{prefix}_summary", column_config=config,
+                     column_order=list(config))
         if others:
-            number = st.column_config.NumberColumn(format="%.2f")
-            st.dataframe(comparison.differences_frame(results), hide_index=True,
-                         key=f"{prefix}_differences",
-                         column_config={
-                             "share of runs better": st.column_config.NumberColumn(format="percent"),
-                             "mean difference": number, "95% CI low": number,
-                             "95% CI high": number})
-
-
+            differences = comparison.differences_frame(results)
+            differences["share of runs better"] = [
+                comparison.share_text(x) for x in differences["share of runs better"]]
+            config = _differences_config()
+            st.dataframe(differences, hide_index=True, key=f"{prefix}_differences",
+                         column_config=config, column_order=list(config))
 
 
 # ------------------------------------------------------------------------ calibration, assumptions

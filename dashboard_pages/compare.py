@@ -1,6 +1,12 @@
 """Compare page: reviewers put results folders (written by `fundsim run`) and saved scenarios side
-by side: the same charts and paired statistics as Explore, the scenarios' parameter differences,
-and the manifest facts. A folder whose files do not match its manifest is refused, not shown.
+by side: the same charts and paired statistics as Explore, each scenario's headline against the
+first, the scenarios' parameter differences, and the manifest facts. A folder whose files do not
+match its manifest is refused, not shown.
+
+Folders are listed as a reader expects (`simulator.listing`): finished results, oldest first, a
+sweep as its points (`annual-sweep/p0002 (mode = 4)`), never the sweep's own folder as a result;
+the newest two are picked at first. A typed folder that cannot be opened gets a message saying
+why (a sweep: where its points are).
 
 Only folders under the results directory (FUNDSIM_RESULTS_DIR, plus any in FUNDSIM_RESULTS_DIRS)
 can be opened: a typed path is resolved and refused if it lies outside, with the same message
@@ -18,26 +24,9 @@ import streamlit as st
 from dashboard_pages import common as ui
 from simulator import comparison
 from simulator.errors import FundsimError
+from simulator.listing import is_sweep, newest_pair, results_entries, sweep_message
 from simulator.planner import parameter_differences
 from simulator.results import BatchResults, load_results
-
-MAX_FOLDERS = 200
-
-
-def find_results_folders(root: Path) -> list[Path]:
-    """Finished results folders under `root` (a manifest beside them; partial ones skipped)."""
-    if not root.is_dir():
-        return []
-    found = []
-    for manifest in sorted(root.rglob("manifest.json")):
-        folder = manifest.parent
-        if any(part.startswith(".") or part.endswith(".partial")
-               for part in folder.relative_to(root).parts):
-            continue
-        found.append(folder)
-        if len(found) >= MAX_FOLDERS:
-            break
-    return found
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -52,18 +41,23 @@ def _stamp(folder: Path) -> tuple[float, ...]:
 
 def _open(folder: Path, shown: str) -> BatchResults | None:
     """A results folder, checked against its manifest, or None after a plain message."""
+    if is_sweep(folder):
+        st.error(f"**{ui.plain(shown)} is a sweep, not one result.** "
+                 f"{ui.plain(sweep_message(folder).split(': ', 1)[-1])} Pick its points in the "
+                 "list above.", icon=":material/info:")
+        return None
     try:
         return _load(str(folder), _stamp(folder) if folder.is_dir() else ())
     except FundsimError as exc:
-        st.error(f"**Refused {ui.plain(shown)}:** {ui.plain(exc)}", icon="⛔")
+        st.error(f"**Refused {ui.plain(shown)}:** {ui.plain(exc)}", icon=":material/block:")
     except (OSError, ValueError) as exc:  # unreadable files: say which, not how Python failed
         st.error(f"**Refused {ui.plain(shown)}:** it cannot be read as a results folder "
-                 f"({ui.plain(type(exc).__name__)}).", icon="⛔")
+                 f"({ui.plain(type(exc).__name__)}).", icon=":material/block:")
     except Exception as exc:
         traceback.print_exc()
         st.error(f"**Refused {ui.plain(shown)}:** reading it failed because of an internal error "
                  f"({ui.plain(type(exc).__name__)}); the details are in the server's log.",
-                 icon="⛔")
+                 icon=":material/block:")
     return None
 
 
@@ -80,13 +74,15 @@ def main() -> None:
     st.caption("Pick results folders written by `fundsim run`, or saved scenarios to run here. "
                "Every scenario is compared with the first one you pick, run by run.")
     root = ui.results_dir()
-    folders = find_results_folders(root)
-    labels = {str(f.relative_to(root)): f for f in folders}
+    entries = results_entries(root)
+    labels = {e.label: e.folder for e in entries}
     with st.sidebar:
         st.header("Results folders")
-        picked = st.multiselect(f"Found under {ui.plain(root)}", list(labels),
-                                default=list(labels)[:2],
-                                key="compare_results")
+        picked = st.multiselect(f"Found under {ui.plain(root)} (newest last)", list(labels),
+                                default=[e.label for e in newest_pair(entries)],
+                                key="compare_results",
+                                help="Every finished results folder; a sweep is listed as its "
+                                     "points. The first you pick is the reference.")
         extra = st.text_input("…or a results folder's path", key="compare_path")
         st.header("Scenarios to run here")
         entries = ui.catalogue()
@@ -103,7 +99,7 @@ def main() -> None:
         if folder is None:
             st.error(f"**Refused {ui.plain(shown)}:** the Compare page opens results folders under "
                      f"{ui.plain(', '.join(map(str, ui.results_roots())))} only (an operator can "
-                     f"add folders with {ui.plain('FUNDSIM_RESULTS_DIRS')}).", icon="⛔")
+                     f"add folders with {ui.plain('FUNDSIM_RESULTS_DIRS')}).", icon=":material/block:")
             continue
         res = _open(folder, shown)
         if res is not None:
@@ -111,7 +107,7 @@ def main() -> None:
     if run_here:
         if not ui.MIN_RUNS <= runs <= ui.MAX_RUNS:
             st.error(f"**Runs per scenario = {runs:,}:** choose between {ui.MIN_RUNS:,} and "
-                     f"{ui.MAX_RUNS:,}.", icon="⚠️")
+                     f"{ui.MAX_RUNS:,}.", icon=":material/warning:")
         else:
             for label in run_here:
                 try:
@@ -137,7 +133,8 @@ def main() -> None:
     if len(seeds) > 1:
         st.warning(f"These results use different seeds ({', '.join(map(str, sorted(seeds)))}): "
                    "their runs do not share random numbers, so run-by-run differences would be "
-                   "noise. Only the distributions are shown; re-run them with one seed.", icon="⚠️")
+                   "noise. Only the distributions are shown; re-run them with one seed.",
+                   icon=":material/warning:")
     st.subheader("How the scenarios differ")
     diffs = parameter_differences({name: res.scenario for name, res in results.items()})
     if diffs.empty:

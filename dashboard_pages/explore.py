@@ -1,43 +1,100 @@
-"""Explore page: move settlement sliders and watch what the funding shape does to output and money.
+"""Explore page: change the settlement settings and see what your change does to output and money.
 
-The sidebar edits scenario A (started from a shipped, saved or uploaded scenario); the comparator B
-is, by default, the same settings with three-year settlements. Both run with the same seeds, so
-their run-by-run difference is the policy's and not noise.
+The sidebar edits a scenario started from a shipped, saved or uploaded one. The edits are made in a
+form and applied together with one button, so several changes cost one re-run and no invalid
+combination is ever run on the way. By default the comparator is the scenario you started from,
+before your edits, and the headline says what your change does ("Three-year core settlements
+instead of one-year add ..."); the edited scenario's name and description are generated from what
+differs (`simulator.changes`). The same settings with three-year settlements, or any shipped,
+saved or uploaded scenario, are one choice away. A comparator with the same settings as your
+scenario is said in words, never shown as a zero difference. Every run of both scenarios shares its
+random numbers, so their run-by-run difference is the change's and not noise.
+
+The confirmation date is a window of months (a range slider, within what the model accepts: a
+year before the year starts to 11 months after) with its most likely month, or a known date, which
+becomes a fixed distribution.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from dashboard_pages import common as ui
-from simulator import charts, comparison
-from simulator.errors import FundsimError
+from simulator import changes, charts, comparison
+from simulator.bounds import MAX_MONEY_M
+from simulator.errors import FundsimError, ScenarioError
 from simulator.files import parquet_bytes
 from simulator.planner import (
     PlannerSettings,
     StreamSettings,
-    apply_settings,
     save_scenario,
     scenario_toml,
     settings_from,
     three_year_counterpart,
 )
-from simulator.scenario import Scenario
+from simulator.scenario import MAX_CONFIRMATION_DELAY_MONTHS, Scenario
 
 DEFAULT_START = "annual (shipped)"
+START = "Where you started (before your edits)"
 THREE_YEAR = "Same settings, three-year settlements"
+# The earliest confirmation the window offers: a year ahead, the most a one-year settlement may be
+# confirmed early (`scenario.Stream`); the latest is MAX_CONFIRMATION_DELAY_MONTHS (11). (A comment,
+# not a docstring: Streamlit's magic would show a bare string in the page.)
+EARLIEST_MONTH = -12.0
+WINDOW, KNOWN = "A window of months", "A known date"
 
 
 def _reset_settings() -> None:
-    """A new starting scenario: forget the edited values so the sliders show its own."""
+    """A new starting scenario: forget the edited values so the controls show its own."""
     for key in st.session_state.get("_setting_keys", []):
         st.session_state.pop(key, None)
 
 
-def _stream_inputs(name: str, s: StreamSettings) -> StreamSettings:
+@dataclass(frozen=True)
+class Adjustment:
+    """A control's value the page had to change to make the settings valid, said in words."""
+
+    message: str
+
+
+def _delay_inputs(name: str, s: StreamSettings, keys: dict[str, str]
+                  ) -> tuple[float, float, float, Adjustment | None]:
+    """The confirmation date: a window (earliest to latest month) and its most likely month, or a
+    known date. Every value offered is one the model accepts; a most likely month outside the
+    window is moved to its nearest end, and the page says so."""
+    low_end = min(EARLIEST_MONTH, s.delay_min)
+    high_end = max(MAX_CONFIRMATION_DELAY_MONTHS, s.delay_max)
+    known_now = s.delay_min == s.delay_max
+    kind = st.radio("Confirmation date", (WINDOW, KNOWN), index=1 if known_now else 0,
+                    key=keys["delay_kind"], horizontal=True,
+                    help="When the settlement is confirmed, in months from the start of each "
+                         "period (negative: before it starts).")
+    lo, hi = st.slider("Window: earliest to latest month", low_end, high_end,
+                       (float(s.delay_min), float(s.delay_max)), 0.5, key=keys["delay_window"],
+                       help="Months after the period starts; negative = before. Used for a window.")
+    mode = st.slider("Most likely month, or the known date", low_end, high_end,
+                     float(s.delay_mode), 0.5, key=keys["delay_mode"],
+                     help="For a window: the month confirmation most likely comes. For a known "
+                          "date: the month it comes, every time.")
+    if kind == KNOWN:
+        return mode, mode, mode, None
+    if lo == hi:
+        return lo, lo, lo, None
+    if not lo <= mode <= hi:
+        moved = min(max(mode, lo), hi)
+        return lo, moved, hi, Adjustment(
+            f"Most likely month {mode:g} lies outside the window {lo:g} to {hi:g} under "
+            f"{name.capitalize()} funding, so {moved:g} (the nearest end) was used: move “Most "
+            "likely month” into the window, or choose “A known date”.")
+    return lo, mode, hi, None
+
+
+def _stream_inputs(name: str, s: StreamSettings) -> tuple[StreamSettings, Adjustment | None]:
     keys = st.session_state.setdefault("_setting_keys", set())
     k = {field: f"{name}.{field}" for field in (
-        "settlement_years", "delay_min", "delay_mode", "delay_max", "amount_volatility",
+        "settlement_years", "delay_kind", "delay_window", "delay_mode", "amount_volatility",
         "carry_over_within_settlement", "carry_over_across_settlements")}
     keys.update(k.values())
     with st.expander(f"{ui.plain(name.replace('_', ' ').capitalize())} funding",
@@ -45,12 +102,7 @@ def _stream_inputs(name: str, s: StreamSettings) -> StreamSettings:
         years = st.slider("Settlement length (years)", 1, max(5, s.settlement_years),
                           s.settlement_years, key=k["settlement_years"],
                           help="How many years one settlement confirms at a time.")
-        st.markdown("Confirmation delay (months after the year starts; negative = before)")
-        c1, c2, c3 = st.columns(3)
-        lo = c1.number_input("earliest", value=float(s.delay_min), step=0.5, key=k["delay_min"])
-        mode = c2.number_input("most likely", value=float(s.delay_mode), step=0.5,
-                               key=k["delay_mode"])
-        hi = c3.number_input("latest", value=float(s.delay_max), step=0.5, key=k["delay_max"])
+        lo, mode, hi, adjusted = _delay_inputs(name, s, k)
         vol = st.slider("Amount volatility (sd of the amount, share)", 0.0,
                         max(0.5, s.amount_volatility), float(s.amount_volatility), 0.01,
                         key=k["amount_volatility"])
@@ -60,28 +112,33 @@ def _stream_inputs(name: str, s: StreamSettings) -> StreamSettings:
         across = st.slider("Carry-over across settlements (share)", 0.0, 1.0,
                            float(s.carry_over_across_settlements), 0.05,
                            key=k["carry_over_across_settlements"])
-    return StreamSettings(years, lo, mode, hi, vol, within, across)
+    return StreamSettings(years, lo, mode, hi, vol, within, across), adjusted
 
 
-def _settings_inputs(base: Scenario) -> PlannerSettings:
+def _settings_inputs(base: Scenario) -> tuple[PlannerSettings, list[Adjustment]]:
     start = settings_from(base)
     keys = st.session_state.setdefault("_setting_keys", set())
     keys.update({"in_year_share", "budget_m", "real_growth_pct", "contract_cover"})
-    streams = {name: _stream_inputs(name, s) for name, s in start.streams.items()}
+    streams, adjusted = {}, []
+    for name, s in start.streams.items():
+        streams[name], note = _stream_inputs(name, s)
+        adjusted += [note] if note else []
     with st.expander("Budget and contracting", expanded=True):
         share = start.in_year_share
         if share is not None:
-            share = st.slider("Share of external in-year money", 0.0, max(0.9, share), float(share), 0.05,
-                              key="in_year_share",
-                              help="Money bid for and paid in tranches during the year.")
+            share = st.slider("Share of external in-year money", 0.0, max(0.9, share), float(share),
+                              0.05, key="in_year_share",
+                              help="Money bid for and paid in tranches during the year; the "
+                                   "settled streams keep their proportions of the rest.")
         budget = st.number_input("Budget (£m a year, all streams)", min_value=1.0,
-                                 value=float(start.baseline_budget_m), step=10.0, key="budget_m")
+                                 max_value=MAX_MONEY_M, value=float(start.baseline_budget_m),
+                                 step=10.0, key="budget_m")
         growth = st.number_input("Real growth (% a year)", min_value=-50.0, max_value=100.0,
                                  value=round(start.real_growth * 100, 6), step=0.5,
                                  key="real_growth_pct")
         cover = st.slider("Contract cover (share of a project's cost confirmed money must cover)",
                           0.0, 1.0, float(start.contract_cover), 0.05, key="contract_cover")
-    return PlannerSettings(streams, share, budget, growth / 100.0, cover)
+    return PlannerSettings(streams, share, budget, growth / 100.0, cover), adjusted
 
 
 def _take_upload() -> None:
@@ -113,7 +170,20 @@ def _upload() -> None:
             st.success(outcome)
 
 
-def _sidebar() -> tuple[Scenario, PlannerSettings, str, int, int] | None:
+@dataclass(frozen=True)
+class Picked:
+    """What the sidebar asks for: the starting scenario, the applied settings (and any value the
+    page adjusted), the comparator, runs and seed."""
+
+    base: Scenario
+    settings: PlannerSettings
+    adjusted: list[Adjustment]
+    comparator: str
+    runs: int
+    seed: int
+
+
+def _sidebar() -> Picked | None:
     _take_upload()
     with st.sidebar:
         st.header("Scenario")
@@ -128,26 +198,36 @@ def _sidebar() -> tuple[Scenario, PlannerSettings, str, int, int] | None:
             ui.show_problem(exc, start_label)
             _upload()
             return None
-        settings = _settings_inputs(base)
+        # One form: every change is applied together with one button, so several changes cost
+        # one re-run and no half-made combination is ever run.
+        with st.form("settings", border=False, enter_to_submit=True):
+            settings, adjusted = _settings_inputs(base)
+            st.header("Monte Carlo")
+            runs = st.number_input(f"Runs per scenario ({ui.MIN_RUNS:,}-{ui.MAX_RUNS:,})",
+                                   value=1000, step=100, key="runs")
+            seed = st.number_input("Seed", value=1, min_value=0, step=1, key="seed")
+            st.form_submit_button("Run with these settings", type="primary", key="apply",
+                                  icon=":material/play_arrow:", width="stretch")
         st.header("Compare with")
-        comparator = st.selectbox("Comparator", [THREE_YEAR, *labels], key="comparator",
-                                  help="Runs with the same random numbers as the scenario above.")
-        st.header("Monte Carlo")
-        runs = st.number_input(f"Runs per scenario ({ui.MIN_RUNS:,}-{ui.MAX_RUNS:,})", value=1000,
-                               step=100, key="runs")
-        seed = st.number_input("Seed", value=1, min_value=0, step=1, key="seed")
+        comparator = st.selectbox(
+            "Comparator", [START, THREE_YEAR, *labels], key="comparator",
+            help="Runs with the same random numbers as your scenario, so the difference is the "
+                 "change's and not chance.")
         _upload()
-    return base, settings, comparator, int(runs), int(seed)
+    return Picked(base, settings, adjusted, comparator, int(runs), int(seed))
 
 
 def _save_and_download(a: Scenario, results: dict) -> None:
     st.subheader("Save and download")
     left, right = st.columns(2)
     with left:
-        title = st.text_input("Save these settings as a scenario named", value=a.name,
-                              key="save_title")
+        # The title follows the generated name until the planner types one of their own.
+        if st.session_state.get("save_title") in (None, st.session_state.get("_save_default")):
+            st.session_state["save_title"] = a.name
+        st.session_state["_save_default"] = a.name
+        title = st.text_input("Save these settings as a scenario named", key="save_title")
         replace = st.checkbox("Replace a saved scenario of the same name", key="save_replace")
-        if st.button("Save scenario", key="save_button"):
+        if st.button("Save scenario", key="save_button", icon=":material/save:"):
             try:
                 path = save_scenario(a, ui.saved_dir(), title, overwrite=replace)
             except FundsimError as exc:
@@ -176,38 +256,73 @@ def _save_and_download(a: Scenario, results: dict) -> None:
                            "application/toml", key="download_toml", on_click="ignore")
 
 
+def _comparison(picked: Picked, a: Scenario, found: list[changes.Change]
+                ) -> tuple[Scenario, Scenario, tuple[str, bool] | None, str | None]:
+    """(reference, other, the headline's subject and whether its verb is plural if the headline
+    is about your change, a sentence if the two have the same settings). The reference is shown
+    first and every difference is other minus reference: your scenario against where you started
+    or against another scenario, or the three-year version of your scenario against yours."""
+    if picked.comparator == START:
+        before, after = picked.base, a
+        same = None if found else (
+            f"{a.name} is the scenario you started from: change a setting in the sidebar (for "
+            "example “Settlement length” under Core funding), then press “Run with these "
+            "settings” to see what your change does, or choose another scenario under “Compare "
+            "with”.")
+        subject = changes.subject(found) if found else None
+        return before, after, subject, same
+    if picked.comparator == THREE_YEAR:
+        other = three_year_counterpart(a)
+        same = (f"{a.name} already has three-year settlements, so “{THREE_YEAR}” is the same "
+                "scenario: choose another comparator under “Compare with”, such as where you "
+                "started." if ui.simulation_key(other) == ui.simulation_key(a) else None)
+        return a, other, None, same
+    other = ui.resolve(ui.catalogue()[picked.comparator])
+    same = (f"{picked.comparator} has the same settings as your scenario ({a.name}), so there is "
+            "no difference to show: change a setting, or choose another comparator under "
+            "“Compare with”." if ui.simulation_key(other) == ui.simulation_key(a) else None)
+    return other, a, None, same
+
+
 def main() -> None:
     st.title("What does the shape of funding do to delivery?")
-    st.caption("Move the settlement settings on the left. Every run of both scenarios shares its "
-               "random numbers, so differences come from the funding shape, not from chance.")
+    st.caption("Change the settlement settings on the left and press Run with these settings. "
+               "Every run of both scenarios shares its random numbers, so differences come from "
+               "your change, not from chance.")
     picked = _sidebar()
     if picked is None:
         st.info("Pick another scenario under Start from, or load a corrected file.")
         return
-    base, settings, comparator, runs, seed = picked
-    if not ui.MIN_RUNS <= runs <= ui.MAX_RUNS:
-        st.error(f"**Runs per scenario = {runs:,}:** choose between {ui.MIN_RUNS:,} and "
-                 f"{ui.MAX_RUNS:,}.", icon="⚠️")
+    if not ui.MIN_RUNS <= picked.runs <= ui.MAX_RUNS:
+        st.error(f"**Runs per scenario is {picked.runs:,}:** choose between {ui.MIN_RUNS:,} and "
+                 f"{ui.MAX_RUNS:,} under Monte Carlo, then press Run with these settings.",
+                 icon=":material/warning:")
+        return
+    for note in picked.adjusted:
+        st.info(ui.plain(note.message), icon=":material/info:")
+    try:
+        a, found = changes.apply_named(picked.base, picked.settings)
+    except ScenarioError as exc:
+        ui.show_settings_problem(exc)
         return
     try:
-        a = apply_settings(base, settings)
+        reference, other, subject, same = _comparison(picked, a, found)
     except FundsimError as exc:
-        ui.show_problem(exc, "These settings")
-        return
-    try:
-        b = (three_year_counterpart(a) if comparator == THREE_YEAR
-             else ui.resolve(ui.catalogue()[comparator]))
-    except FundsimError as exc:
-        ui.show_problem(exc, f"The comparator {comparator}")
+        ui.show_problem(exc, f"The comparator {picked.comparator}")
         return
     with ui.guarded("Running the scenarios"):
-        labels = comparison.unique_labels([a.name, b.name])
-        results = {labels[0]: ui.batch(a, runs, seed, labels[0]),
-                   labels[1]: ui.batch(b, runs, seed, labels[1])}
-        ui.render_comparison(results, prefix="explore")
+        runs, seed = picked.runs, picked.seed
+        if same is not None:
+            results = {a.name: ui.batch(a, runs, seed, a.name)}
+            ui.render_single(results, same, prefix="explore")
+        else:
+            labels = comparison.unique_labels([reference.name, other.name])
+            results = {labels[0]: ui.batch(reference, runs, seed, labels[0]),
+                       labels[1]: ui.batch(other, runs, seed, labels[1])}
+            ui.render_comparison(results, prefix="explore", subject=subject)
         _save_and_download(a, results)
     with ui.guarded("Checking the baseline against the published figures"):
-        ui.render_baseline_check(runs, seed)
+        ui.render_baseline_check(picked.runs, picked.seed)
     ui.render_assumptions()
 
 

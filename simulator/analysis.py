@@ -99,4 +99,16 @@ def headline(a_name: str, b_name: str, comparison: dict[str, Any], years: int) -
                 f"{a_name}")
     if math.isfinite(d["ci_low"]):
         sentence += f" (95% CI {d['ci_low']:+,.0f} to {d['ci_high']:+,.0f})"
-    return sentence + f" and gives more in {comparison['prob_b_greater']:.0%} of paired runs."
+    return sentence + f" and gives more in {share_text(comparison['prob_b_greater'])} of paired runs."
+
+
+def share_text(share: float) -> str:
+    """A share of runs as a percentage that never rounds a near-certainty to a certainty: 0.9998
+    is "99.98%", not "100%" (and 0.0002 is "0.02%", not "0%")."""
+    if not math.isfinite(share):
+        return "n/a"
+    for digits in (0, 1, 2):
+        text = f"{share:.{digits}%}"
+        if share in (0.0, 1.0) or text not in (f"{0:.{digits}%}", f"{1:.{digits}%}"):
+            return text
+    return ">99.99%" if share > 0.5 else "<0.01%"

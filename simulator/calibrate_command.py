@@ -31,7 +31,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "calibrate", help="check a scenario against published figures (and fit free parameters)",
         description="Run the scenario and print, for every calibration target, the model's mean "
-                    "with its 95%% Monte Carlo interval and the runs' 5-95%% spread, the published "
+                    "with its 95% Monte Carlo interval and the runs' 5-95% spread, the published "
                     "band, the tolerance, a verdict and the source. Exit 0 if every target is met "
                     "or within tolerance, 1 if any misses, 2 on bad input. With --fit, first "
                     "estimate the named parameters (differential evolution on common random "

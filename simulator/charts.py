@@ -2,7 +2,12 @@
 
 Every figure takes plain tables (a batch's per-run frame or monthly bands) keyed by scenario label,
 in display order, so a scenario keeps its colour on every chart: the first is always blue, the
-second orange (Okabe-Ito colours, readable by colour-blind readers). Axis titles carry units.
+second orange. The six colours are Okabe and Ito's, chosen and ordered so that any two of the
+first six stay apart (CIE76 colour difference of at least 17) for normal vision and for simulated
+protanopia, deuteranopia and tritanopia (Machado et al. 2009), which `tests/test_charts.py`
+checks. Colour is never the only cue: each scenario also has its own line dash (medians, ECDFs)
+and bar pattern (histograms), so six scenarios stay apart in print and in pale fan bands too.
+Axis titles carry units.
 No Streamlit here: the figures are plain `plotly.graph_objects.Figure`s.
 """
 
@@ -17,7 +22,10 @@ import plotly.graph_objects as go
 
 from .analysis import BETTER_WHEN, mean_ci
 
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+PALETTE = ("#0072B2", "#E69F00", "#000000", "#CC79A7", "#56B4E9", "#D55E00")
+"""Blue, orange, black, reddish purple, sky blue, vermillion (Okabe-Ito)."""
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+PATTERNS = ("", "/", "\\", "x", ".", "+")
 
 METRIC_LABELS: dict[str, tuple[str, str]] = {
     "disruptions_total": ("Disruptions over the horizon", "disruptions"),
@@ -63,7 +71,18 @@ def label(metric: str) -> str:
 
 
 def colour(index: int) -> str:
+    """The scenario's colour by its position in the display order."""
     return PALETTE[index % len(PALETTE)]
+
+
+def dash(index: int) -> str:
+    """The scenario's line dash: the second cue beside colour."""
+    return DASHES[index % len(DASHES)]
+
+
+def pattern(index: int) -> str:
+    """The scenario's bar pattern: the second cue beside colour on histograms."""
+    return PATTERNS[index % len(PATTERNS)]
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -84,13 +103,16 @@ def distribution_figure(runs: Mapping[str, pd.DataFrame], metric: str,
             x = np.sort(v)
             y = np.arange(1, x.size + 1) / max(1, x.size)
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name=name,
-                                     line={"color": colour(i), "width": 2}))
+                                     line={"color": colour(i), "width": 2, "dash": dash(i)}))
         else:
             counts, _ = np.histogram(v, bins=edges)
             share = counts / max(1, v.size)
             fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=share, width=np.diff(edges),
                                  name=name, marker={"color": _rgba(colour(i), 0.55),
-                                                    "line": {"color": colour(i), "width": 1}}))
+                                                    "line": {"color": colour(i), "width": 1},
+                                                    "pattern": {"shape": pattern(i),
+                                                                "fgcolor": colour(i),
+                                                                "size": 6}}))
     fig.update_layout(title=METRIC_LABELS.get(metric, (metric, ""))[0], barmode="overlay",
                       xaxis_title=label(metric),
                       yaxis_title="Share of runs at or below" if ecdf else "Share of runs",
@@ -107,14 +129,18 @@ def fan_figure(bands: Mapping[str, pd.DataFrame], metric: str) -> go.Figure:
         c = colour(i)
         for lo, hi, alpha, what in (("p5", "p95", 0.15, "5th-95th percentile"),
                                     ("p25", "p75", 0.30, "25th-75th percentile")):
-            fig.add_trace(go.Scatter(x=x, y=f[hi], mode="lines", line={"width": 0},
+            # the outer band's edges are drawn thinly in the scenario's colour and dash, so
+            # overlapping pale bands still show whose they are
+            edge = ({"width": 0.8, "color": _rgba(c, 0.7), "dash": dash(i)} if lo == "p5"
+                    else {"width": 0})
+            fig.add_trace(go.Scatter(x=x, y=f[hi], mode="lines", line=edge,
                                      showlegend=False, hoverinfo="skip", legendgroup=name))
-            fig.add_trace(go.Scatter(x=x, y=f[lo], mode="lines", line={"width": 0},
+            fig.add_trace(go.Scatter(x=x, y=f[lo], mode="lines", line=edge,
                                      fill="tonexty", fillcolor=_rgba(c, alpha), legendgroup=name,
                                      name=f"{name}: {what}", showlegend=False,
                                      hovertemplate=f"{what}: %{{y:,.3~f}}<extra>{name}</extra>"))
         fig.add_trace(go.Scatter(x=x, y=f["p50"], mode="lines", name=f"{name} (median)",
-                                 legendgroup=name, line={"color": c, "width": 2.5}))
+                                 legendgroup=name, line={"color": c, "width": 2.5, "dash": dash(i)}))
     fig.update_layout(title=METRIC_LABELS.get(metric, (metric, ""))[0] + " over time",
                       xaxis_title="Months from the start of year 1", yaxis_title=label(metric),
                       **_LAYOUT)

@@ -35,11 +35,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import __version__, calibrate_command, folders, limits, locking
-from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci
+from . import __version__, calibrate_command, export, folders, limits, locking
+from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci, share_text
 from .batch import preflight, run_streaming
 from .errors import FundsimError, ModelError, ScenarioError, UsageError
 from .executors import ChunkExecutor, ProcessExecutor
+from .export import check_targets
+from .listing import is_sweep, sweep_message
 from .model import RUN_OUTPUTS
 from .options import json_safe as _json_safe
 from .options import positive_int as _positive_int
@@ -52,6 +54,8 @@ from .sweep import (
     json_rows,
     parse_vary,
     plan_sweep,
+    point_id,
+    rescale_note,
     run_sweep,
     sweep_folder,
     sweep_preflight,
@@ -81,10 +85,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _batch_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by `run` and `sweep`: how many runs, where they run, where they go."""
+def _batch_options(p: argparse.ArgumentParser, staged: bool = False) -> None:
+    """Options shared by `run` and `sweep`: how many runs, where they run, where they go.
+    `staged`: the command has --target-ci, whose stages --runs sizes."""
     p.add_argument("--runs", type=_positive_int, default=1000,
-                   help="runs per scenario or point (1000); with --target-ci, runs per stage")
+                   help="runs per scenario (1000); with --target-ci, runs per stage" if staged
+                   else "runs per point (1000)")
     p.add_argument("--seed", type=_seed, default=1, help="root seed (1)")
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="worker processes (default: all cores); results do not depend on it")
@@ -103,6 +109,12 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
                    help="finish an interrupted batch (same files and options), keeping its work")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--json", action="store_true", help="print one JSON summary object, no progress")
+    p.add_argument("--xlsx", metavar="FILE", default=None,
+                   help="also write an Excel workbook: an Overview sheet (headline, assumptions), "
+                        "numeric tables with number formats and frozen headers, and every run")
+    p.add_argument("--csv", metavar="FILE", default=None,
+                   help="also write a CSV file of " + ("every run of every scenario" if staged
+                                                       else "the points table"))
     p.add_argument("--allow-large", action="store_true",
                    help=f"lift the caps on --runs/--max-runs ({limits.RUNS_CAP:,}), --workers (the "
                         f"cores), --chunk-size ({limits.CHUNK_CAP:,}) and sweep points "
@@ -120,13 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check scenario files; print what is wrong or ok",
                        description="Check scenario files completely: print ok, or every problem "
                                    "with its file, field, value and rule (exit 2).")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="scenario files (TOML), e.g. scenarios/annual.toml")
 
     p = sub.add_parser("run", help="Monte Carlo of each scenario with common random numbers",
                        description="Run each scenario with the same seeds (run i of every scenario "
                                    "shares its random numbers) and write DIR/<file stem>/.")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    _batch_options(p)
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="scenario files (TOML); each gets its results folder DIR/<file stem>/")
+    _batch_options(p, staged=True)
     p.add_argument("--target-ci", type=_positive_float, default=None, metavar="WIDTH",
                    help="add --runs runs at a time until the 95%% CI half-width of --metric (with "
                         "two or more scenarios: of the paired difference against the first) is at "
@@ -139,22 +153,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="run a grid or Latin hypercube of scenario variants",
                        description="Vary scenario fields over ranges and run every point with the "
                                    "same seeds; writes DIR/<file stem>-sweep/ with points.parquet "
-                                   "(values and summary outputs per point) and one results folder "
-                                   "per point.")
-    p.add_argument("file", metavar="FILE")
+                                   "(values and summary outputs per point, and each point's paired "
+                                   "difference from a reference point) and one results folder per "
+                                   "point. Varying a stream's share rescales the other streams' "
+                                   "shares in proportion (fundsim fields lists every path).")
+    p.add_argument("file", metavar="FILE", help="the scenario file (TOML) to vary")
     p.add_argument("--vary", action="append", required=True, metavar="PATH=LOW:HIGH[:STEPS]",
                    help=f"a scenario field path and its range; STEPS grid values ({DEFAULT_STEPS}) "
                         "(repeatable: the grid is every combination)")
     p.add_argument("--lhs", type=_positive_int, default=None, metavar="N",
                    help="N Latin hypercube points over the ranges instead of a grid")
+    p.add_argument("--reference", default=None, metavar="POINT",
+                   help="the point every other is compared with run by run, as p0002 or 2 "
+                        "(default: the first)")
     _batch_options(p)
 
     p = sub.add_parser("compare", help="paired run-by-run comparison of results folders",
                        description="Distributions side by side and the paired difference B - A "
-                                   "(matched by run) with a 95%% confidence interval and the "
+                                   "(matched by run) with a 95% confidence interval and the "
                                    "probability that B is greater. With more than two folders, "
                                    "each against the first.")
-    p.add_argument("folders", nargs="+", metavar="RESULTS")
+    p.add_argument("folders", nargs="+", metavar="RESULTS",
+                   help="results folders written by fundsim run (or a sweep's points/<id>); "
+                        "the first is the reference")
     p.add_argument("--metric", action="append", choices=RUN_OUTPUTS, metavar="M",
                    help="a per-run output to compare (repeatable; default: the main ones)")
     p.add_argument("--json", action="store_true", help="print one JSON object (a list for 3+)")
@@ -162,12 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="one offline HTML report (and Excel tables) of results",
                        description="Write one self-contained HTML file (charts embedded, opens "
                                    "offline) comparing results folders with the first: headline, "
-                                   "paired differences with 95%% CIs, parameter differences and "
+                                   "paired differences with 95% CIs, parameter differences and "
                                    "each folder's manifest facts. --xlsx also writes the tables "
-                                   "as an Excel workbook.")
-    p.add_argument("folders", nargs="+", metavar="RESULTS")
+                                   "as an Excel workbook, --csv every run as CSV.")
+    p.add_argument("folders", nargs="+", metavar="RESULTS",
+                   help="results folders written by fundsim run (or a sweep's points/<id>); "
+                        "the first is the reference")
     p.add_argument("--out", default="report.html", metavar="FILE", help="HTML file (report.html)")
-    p.add_argument("--xlsx", metavar="FILE", help="also write the tables to this Excel workbook")
+    p.add_argument("--xlsx", metavar="FILE",
+                   help="also write an Excel workbook: Overview (headline, assumptions), Summary, "
+                        "Paired differences, Why, Calibration, Parameters, Sources and Runs")
+    p.add_argument("--csv", metavar="FILE", help="also write every run of every folder as CSV")
     p.add_argument("--force", action="store_true",
                    help="replace existing report files (only reports fundsim wrote)")
     p.add_argument("--verify", type=_sample, nargs="?", const=20, default=None, metavar="N",
@@ -180,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "stored rows (runs.parquet and years.parquet). Exit 0 verified, "
                                    "1 on any mismatch (each named), 2 if a folder is refused. "
                                    "Writes verification.json into the folder.")
-    p.add_argument("folders", nargs="+", metavar="RESULTS")
+    p.add_argument("folders", nargs="+", metavar="RESULTS",
+                   help="results folders written by fundsim run")
     p.add_argument("--sample", type=_sample, default=20, metavar="N",
                    help="runs to re-simulate per folder (20), chosen at random")
     p.add_argument("--all", action="store_true", help="re-simulate every run")
@@ -190,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object per folder, in a list")
 
     calibrate_command.add_parser(sub)
+
+    p = sub.add_parser("fields", help="list every field path fundsim sweep --vary accepts",
+                       description="List every number field of a scenario as the path --vary "
+                                   "takes, with its current value, the bounds validation holds it "
+                                   "to, and any rule that ties it to other fields.")
+    p.add_argument("file", metavar="SCENARIO", help="the scenario file (TOML) to list")
+    p.add_argument("--json", action="store_true", help="print one JSON list, no table")
 
     p = sub.add_parser("dashboard", help="open the planners' dashboard in a browser",
                        description="Start the Streamlit dashboard (dashboard.py): Explore moves "
@@ -212,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {"validate": cmd_validate, "run": cmd_run, "sweep": cmd_sweep,
                     "compare": cmd_compare, "report": cmd_report, "verify": cmd_verify,
-                    "calibrate": cmd_calibrate, "dashboard": cmd_dashboard}
+                    "calibrate": cmd_calibrate, "dashboard": cmd_dashboard,
+                    "fields": cmd_fields}
         return commands[args.command](args)
     except FundsimError as exc:
         err.print(f"error: {exc}", markup=False, style="bold red")
@@ -337,6 +372,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     targets = [folder for _, folder in jobs]
     preflight(targets, args.resume, args.force)  # fail fast, before connecting to anything ...
     _check_replaceable(targets, args.resume, args.force)
+    check_targets(_table_files(args), args.force)
     executor = _executor(args)
     try:
         with locking.locked(targets):  # ... then again under the locks, which decide
@@ -358,6 +394,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         executor.close()
     finished = [(folders.results_name(path), folder, pd.read_parquet(folder / "runs.parquet"))
                 for (path, _), folder in zip(loaded, outcome.folders, strict=True)]
+    written = _write_run_tables(args, outcome.folders)
     if args.json:
         payload = {"command": "run", "seed": args.seed, "runs": outcome.runs,
                    "chunk_size": outcome.chunk_size, "resumed": outcome.resumed,
@@ -371,7 +408,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_uncertain([scenario for _, scenario in loaded])
         if outcome.stop is not None:
             _print_stop(outcome.stop)
+        _print_written(written)
     return EXIT_OK
+
+
+def _table_files(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """The --xlsx and --csv paths asked for, with their option names."""
+    return [(Path(value), option) for value, option in ((args.xlsx, "--xlsx"), (args.csv, "--csv"))
+            if value is not None]
+
+
+def _write_run_tables(args: argparse.Namespace, written: Sequence[Path]) -> list[Path]:
+    """The workbook (the same as `fundsim report --xlsx` of these folders) and the runs CSV."""
+    if args.xlsx is None and args.csv is None:
+        return []
+    from .report import load_for_report, xlsx_bytes
+
+    results = load_for_report(written)
+    files = {}
+    if args.xlsx is not None:
+        files[Path(args.xlsx)] = xlsx_bytes(results, written)
+    if args.csv is not None:
+        files[Path(args.csv)] = export.csv_bytes(
+            export.runs_frame({name: r.runs for name, r in results.items()}))
+    export.write_files(files)
+    return list(files)
+
+
+def _print_written(paths: Sequence[Path]) -> None:
+    for path in paths:
+        out.print(f"wrote {path}", markup=False)
 
 
 def _check_replaceable(targets: list[Path], resume: bool, force: bool) -> None:
@@ -412,9 +478,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     points = args.lhs if args.lhs is not None else math.prod(v.steps for v in varies)
     limits.check_points(points, args.allow_large)
     ((path, scenario),) = _load_all([args.file])
-    design = plan_sweep(scenario, varies, args.lhs, args.seed)
+    design = plan_sweep(scenario, varies, args.lhs, args.seed, args.reference)
     folder = sweep_folder(Path(args.out), folders.results_name(path))
     _check_sweep_target(args, folder)  # fail fast, before connecting to anything ...
+    check_targets(_table_files(args), args.force)
     executor = _executor(args)
     try:
         with locking.locked([folder]):  # ... then again under the lock, which decides
@@ -422,7 +489,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             outcome = _sweep_with_bars(args, design, folder, executor)
     finally:
         executor.close()
-    return _after_sweep(args, outcome, paths)
+    files = {}
+    if args.xlsx is not None:
+        from .sweep_export import sweep_workbook
+
+        files[Path(args.xlsx)] = sweep_workbook(design, outcome)
+    if args.csv is not None:
+        files[Path(args.csv)] = export.csv_bytes(outcome.points)
+    export.write_files(files)
+    return _after_sweep(args, outcome, design, list(files))
 
 
 def _check_sweep_target(args: argparse.Namespace, folder: Path) -> None:
@@ -453,32 +528,53 @@ def _sweep_with_bars(args: argparse.Namespace, design, folder: Path, executor: C
                          advance=bars.advancer())
 
 
-def _after_sweep(args: argparse.Namespace, outcome, paths: list[str]) -> int:
+def _after_sweep(args: argparse.Namespace, outcome, design, written: list[Path]) -> int:
+    note = rescale_note(design)
     if args.json:
         payload = {"command": "sweep", "folder": str(outcome.folder), "seed": args.seed,
                    "runs": outcome.runs, "resumed": outcome.resumed,
-                   "design": "lhs" if args.lhs else "grid", "points": json_rows(outcome.points)}
+                   "design": "lhs" if args.lhs else "grid",
+                   "reference": point_id(design.reference), "rescaled": note,
+                   "points": json_rows(outcome.points)}
         out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False)
     elif not args.quiet:
-        _print_sweep_summary(outcome, paths)
+        _print_sweep_summary(outcome, [v.path for v in design.varies], point_id(design.reference))
+        if note:
+            out.print(note, markup=False)
+        _print_written(written)
     return EXIT_OK
 
 
-def _print_sweep_summary(outcome, paths: list[str]) -> None:
-    table = Table(title=f"{len(outcome.points)} points, {outcome.runs} runs each (mean, 95% CI)")
+def _print_sweep_summary(outcome, paths: list[str], reference: str) -> None:
+    table = Table(title=f"{len(outcome.points)} points, {outcome.runs} runs each: mean (95% CI of "
+                        f"mean), and the paired difference from {reference} (95% CI), run by run")
+    table.add_column("point")
     for p in paths:
         table.add_column(".".join(p.split(".")[-2:]), justify="right")
-    shown = ("disruptions_total", "lapsed_funds_m", "overrun_cost_m")
+    shown = ("disruptions_total", "lapsed_funds_m")
     for metric in shown:
         table.add_column(metric, justify="right")
+        table.add_column(f"{metric} - {reference}", justify="right")
     for row in outcome.points.to_dict(orient="records"):
-        cells = [_fmt(row[p]) for p in paths]
+        cells = [row["point"], *(_fmt(row[p]) for p in paths)]
         for metric in shown:
             cells.append(f"{_fmt(row[metric + '_mean'])} ({_fmt(row[metric + '_ci_low'])} - "
                          f"{_fmt(row[metric + '_ci_high'])})")
+            if row["point"] == reference:
+                cells.append("reference")
+            else:
+                cells.append(f"{_signed(row[metric + '_diff_mean'])} "
+                             f"({_signed(row[metric + '_diff_ci_low'])} to "
+                             f"{_signed(row[metric + '_diff_ci_high'])})")
         table.add_row(*cells)
     out.print(table)
     out.print(f"wrote {outcome.folder}/ (points.parquet and points/<id>/)", markup=False)
+
+
+def _signed(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:+,.1f}"
 
 
 def _fmt(value: float) -> str:
@@ -528,6 +624,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.folders) < 2:
         raise UsageError("compare needs at least two results folders")
+    for folder in args.folders:
+        if is_sweep(Path(folder)):
+            raise UsageError(sweep_message(Path(folder)))
     loaded = [(Path(f).name, load_results(f)) for f in args.folders]
     metrics = tuple(args.metric) if args.metric else MAIN_METRICS
     base_name, base = loaded[0]
@@ -578,7 +677,7 @@ def _print_comparison(report, base, other) -> None:
             f"{_fmt(da['mean'])} [{_fmt(da['p5'])} - {_fmt(da['p95'])}]",
             f"{_fmt(db['mean'])} [{_fmt(db['p5'])} - {_fmt(db['p95'])}]",
             f"{d['mean']:+,.1f} ({d['ci_low']:+,.1f} to {d['ci_high']:+,.1f})",
-            f"{m['prob_b_greater']:.0%}",
+            share_text(m["prob_b_greater"]),
         )
     out.print(table)
     out.print("runs 5-95%: what could happen in one run; 95% CI of mean: how precisely this many "
@@ -593,10 +692,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
     written = write_report(args.folders, args.out, args.xlsx, force=args.force,
-                           verify_sample=args.verify)
+                           verify_sample=args.verify, csv=args.csv)
     size = Path(args.out).stat().st_size / 1e6
+    others = [p for p in (args.xlsx, args.csv) if p]
     out.print(f"wrote {args.out} ({size:.1f} MB; opens in any browser without a network)"
-              + (f" and {args.xlsx}" if args.xlsx else ""), markup=False)
+              + (f" and {' and '.join(others)}" if others else ""), markup=False)
     for label, check in written.checks.items():
         out.print(f"{label}: {check.summary()}", markup=False)
     if written.mismatched:
@@ -630,6 +730,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 printer.print(f"  note: {note}; a mismatch may come from that change, not from an "
                               "edit", markup=False)
     return EXIT_OK if all(c.ok for c in checks) else EXIT_ERROR
+
+
+def cmd_fields(args: argparse.Namespace) -> int:
+    """Every path --vary accepts, with the value and bounds (`fields.py`)."""
+    from .fields import fields, json_rows
+
+    ((_, scenario),) = _load_all([args.file])
+    found = fields(scenario)
+    if args.json:
+        out.print(json.dumps(json_rows(found), indent=2, allow_nan=False), markup=False)
+        return EXIT_OK
+    table = Table(title=f"{args.file}: fields fundsim sweep --vary accepts (PATH=LOW:HIGH)")
+    table.add_column("path", overflow="fold")
+    table.add_column("value", justify="right")
+    table.add_column("bounds")
+    table.add_column("rule", overflow="fold")
+    for f in found:
+        value = f"{f.value:,}" if f.integer else f"{f.value:g}"
+        table.add_row(f.path, value, f.bounds_text() + (" (whole numbers)" if f.integer else ""),
+                      f.note)
+    out.print(table)
+    out.print("Ranges outside the bounds, or points that break a rule, are refused before anything "
+              "runs.", markup=False)
+    return EXIT_OK
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ The dashboard's sidebar shows a `PlannerSettings` read from a scenario and turns
 settings back into a scenario with `apply_settings`. Only the fields a planner actually changed are
 written back (a PERT delay stays PERT until its min, mode or max is edited), and everything goes
 through the scenario validator, so a setting the model cannot take (a minimum above a maximum) is a
-`ScenarioError` with the same wording as a bad file. Kept free of Streamlit so it is tested directly
+`ScenarioError` with the same wording as a bad file. An edited delay whose earliest and latest
+months are equal is a known date (a fixed distribution). Kept free of Streamlit so it is tested directly
 and reused by anything else that edits scenarios.
 """
 
@@ -101,9 +102,11 @@ def settings_changes(scenario: Scenario, settings: PlannerSettings) -> dict[str,
                 changes[f"{prefix}.{field}"] = getattr(new, field)
         new_delay = (new.delay_min, new.delay_mode, new.delay_max)
         if new_delay != (old.delay_min, old.delay_mode, old.delay_max):
-            changes[f"{prefix}.confirmation_delay_months"] = {
-                "dist": "triangular", "min": new.delay_min, "mode": new.delay_mode,
-                "max": new.delay_max}
+            # earliest = latest is a known date: a fixed delay (a triangular needs min < max)
+            changes[f"{prefix}.confirmation_delay_months"] = (
+                {"dist": "fixed", "value": new.delay_min} if new.delay_min == new.delay_max
+                else {"dist": "triangular", "min": new.delay_min, "mode": new.delay_mode,
+                      "max": new.delay_max})
     if settings.in_year_share is not None and settings.in_year_share != start.in_year_share:
         changes.update(_share_changes(scenario, settings.in_year_share))
     for path, new_value, old_value in (

@@ -11,20 +11,19 @@ will still open in years. Both files are built in memory and written atomically
 from __future__ import annotations
 
 import html
-import io
-import zipfile
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, assumptions, calibration, comparison, uncertain
+from . import __version__, assumptions, calibration, comparison, export, listing, uncertain
 from .errors import UsageError
-from .files import write_atomic
+from .export import GENERATOR, check_targets
 from .model import YEAR_OUTPUTS
-from .planner import parameter_differences
+from .planner import differing_values, parameter_differences
 from .results import BatchResults, load_results
 from .verify import Verification, describe_record, read_record, verify_results
 
@@ -34,9 +33,11 @@ body { font-family: system-ui, sans-serif; max-width: 1180px; margin: 2em auto; 
 h1 { font-size: 1.7em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
 p.headline { font-size: 1.3em; font-weight: 600; }
 table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1em; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } td { max-width: 26em; overflow-wrap: anywhere; }
-td:first-child, th:first-child { text-align: left; }
+th.num, td.num { text-align: right; white-space: nowrap; }
+td.nowrap { white-space: nowrap; overflow-wrap: normal; }
+abbr.hash { text-decoration: underline dotted; cursor: help; font-family: monospace; }
 .note { color: #555; font-size: 0.92em; } .warn { background: #fff4d6; padding: 0.6em 1em; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5em; }
 td.verdict-meets { background: #e3f4e1; } td.verdict-within { background: #fff4d6; }
@@ -48,44 +49,14 @@ table.calibration td:nth-child(n+4) { text-align: left; }
 
 
 def load_for_report(folders: Sequence[str | Path]) -> dict[str, BatchResults]:
-    """Results folders in the order given, each checked against its manifest, with unique labels."""
+    """Results folders in the order given, each checked against its manifest, with unique labels.
+    A sweep's folder is refused with what it is and where its points are."""
+    for folder in folders:
+        if listing.is_sweep(Path(folder)):
+            raise UsageError(listing.sweep_message(Path(folder)))
     loaded = [load_results(folder) for folder in folders]
     labels = comparison.unique_labels([r.name for r in loaded])
     return dict(zip(labels, loaded, strict=True))
-
-
-GENERATOR = "fundsim"
-"""Written into every report (HTML `<meta name="generator">`, the workbook's creator), so that
-`--force` can tell a report fundsim wrote from any other file, which it never replaces."""
-
-
-def check_target(path: Path, kind: str, force: bool) -> None:
-    """Refuse (exit 2) to write over anything but a report fundsim wrote, and over that only with
-    `force`: a spreadsheet or a page of someone's own is never replaced."""
-    if not path.exists() and not path.is_symlink():
-        return
-    if path.is_symlink() or not path.is_file():
-        what = "a symbolic link" if path.is_symlink() else "a folder"
-        raise UsageError(f"{path}: is {what}, not a report file; choose another {kind} path")
-    if not force:
-        raise UsageError(f"{path}: already exists; use --force to replace it")
-    if not is_fundsim_report(path):
-        raise UsageError(f"{path}: --force replaces only a report fundsim wrote, and this file is "
-                         "not one; it was left untouched: move it, or choose another path")
-
-
-def is_fundsim_report(path: Path) -> bool:
-    """An HTML file carrying fundsim's generator tag, or a workbook fundsim created."""
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            with zipfile.ZipFile(path) as book:
-                core = book.read("docProps/core.xml").decode("utf-8", errors="replace")
-            return f"<dc:creator>{GENERATOR}</dc:creator>" in core
-        with path.open("rb") as fh:
-            head = fh.read(4096).decode("utf-8", errors="replace")
-        return f'<meta name="generator" content="{GENERATOR}' in head
-    except (OSError, zipfile.BadZipFile, KeyError):
-        return False
 
 
 def facts_frame(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
@@ -107,15 +78,59 @@ def facts_frame(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
     return pd.DataFrame(rows)
 
 
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, na_rep="n/a",
-                         float_format=lambda x: f"{x:,.2f}")
+HASH_COLUMNS = ("scenario sha256", "runs.parquet sha256")
+SHORT_HASH = 12
+"""Hex digits of a sha256 shown in the provenance table; the full value is in the cell's
+tooltip and in the workbook's Sources sheet."""
 
 
-def _percent(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    shown = frame.copy()
-    shown[column] = [f"{x:.0%}" if pd.notna(x) else "n/a" for x in frame[column]]
-    return shown
+def _number(value: object, digits: str) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (hasattr(value, "dtype") and "int" in str(value.dtype)):
+        return f"{int(value):,}"
+    number = float(value)
+    return f"{number:{digits}}" if math.isfinite(number) else "n/a"
+
+
+def _table(frame: pd.DataFrame, digits: Mapping[str, str] | None = None,
+           text: Mapping[str, Callable[[object], str]] | None = None, nowrap: Sequence[str] = (),
+           hide: Sequence[str] = ("metric",)) -> str:
+    """An HTML table: numbers right-aligned in one format per column (`digits`, else ",.2f"),
+    text left-aligned, sha256 columns shortened with the full value on hover. `text` formats a
+    column's values as text (shares); `hide` leaves columns out (code names)."""
+    digits, text = dict(digits or {}), dict(text or {})
+    columns = [c for c in frame.columns if c not in hide]
+    numeric = {c for c in columns if c not in text and pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])}
+    num = " class='num'"
+    head = "".join(f"<th{num if c in numeric or c in text else ''}>{html.escape(str(c))}</th>"
+                   for c in columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = []
+        for c in columns:
+            value = row[c]
+            if c in text:
+                cells.append(f"<td class='num'>{html.escape(text[c](value))}</td>")
+            elif c in numeric:
+                cells.append(f"<td class='num'>{_number(value, digits.get(c, ',.2f'))}</td>")
+            elif c in HASH_COLUMNS and isinstance(value, str) and len(value) > SHORT_HASH:
+                cells.append(f"<td class='nowrap'><abbr class='hash' title='{html.escape(value)}'>"
+                             f"{html.escape(value[:SHORT_HASH])}…</abbr></td>")
+            else:
+                shown = "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
+                    else str(value)
+                cls = " class='nowrap'" if c in nowrap else ""
+                cells.append(f"<td{cls}>{html.escape(shown)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<table><thead><tr>{head}</tr></thead><tbody>" + "".join(rows)
+            + "</tbody></table>")
+
+
+_SUMMARY_DIGITS = dict.fromkeys(comparison.SUMMARY_NUMBERS, ",.1f")
+_DIFFERENCE_DIGITS = {"mean difference": "+,.1f", "95% CI low": "+,.1f", "95% CI high": "+,.1f"}
+_SHARE = {"share of runs better": comparison.share_text}
 
 
 # --------------------------------------------------------------------------- calibration
@@ -221,9 +236,7 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
     """The whole report as one HTML string (Plotly embedded once)."""
     seeds = {r.seed for r in results.values()}
     paired = len(seeds) == 1 and len(results) > 1
-    names = list(results)
-    title = f"fundsim report: {' against '.join(reversed(names[:2]))}" if len(names) > 1 else \
-        f"fundsim report: {names[0]}"
+    title = _title(results)
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p class='note'>Written {datetime.now(UTC).isoformat(timespec='seconds')} by "
              f"fundsim {html.escape(__version__)} from {len(results)} results folder(s). Every "
@@ -235,7 +248,8 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
                   for line in comparison.what_differs(results)]
         parts += [f"<p class='warn'>{html.escape(w)}</p>" for w in comparison.mixed_warnings(results)]
     if paired:
-        parts.append(f"<p class='headline'>{html.escape(comparison.headline_text(results))}</p>")
+        parts += [f"<p class='headline'>{html.escape(line)}</p>"
+                  for line in comparison.headline_texts(results)]
         parts.append(f"<p>{html.escape(comparison.money_sentence(results))} Intervals are the "
                      f"{assumptions.PRECISION_LABEL}; single runs spread much wider (see the "
                      "runs' spread in the summary, and the distributions).</p>")
@@ -244,7 +258,7 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
             parts.append("<h2>Why</h2>" + "".join(f"<p>{html.escape(line)}</p>" for line in why))
             parts.append("<p class='note'>The quantities disruptions are made of, each a paired "
                          "mean difference with its 95% interval:</p>")
-            parts.append(_table(comparison.attribution_frame(results).drop(columns=["metric"])))
+            parts.append(_table(comparison.attribution_frame(results)))
     elif len(results) > 1:
         parts.append("<p class='warn'>These results use different seeds, so their runs do not "
                      "share random numbers: run-by-run differences would be noise and are left "
@@ -254,19 +268,22 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
               "they cannot show the numbers came from the model, since anyone can recompute them. "
               "'Verified by re-simulation' says whether runs were re-run from the folder's own "
               "scenario and seed and matched the stored rows bit for bit.</p>",
-              _table(facts_frame(results, folders, verified))]
+              "<p class='note'>Hashes are shortened to their first 12 digits; hover over one for "
+              "the whole value (the workbook's Sources sheet has them in full).</p>",
+              _table(facts_frame(results, folders, verified),
+                     nowrap=("written (UTC)", "fundsim", "python", "numpy", "simpy"))]
     diffs = parameter_differences({name: r.scenario for name, r in results.items()})
     parts.append("<h2>How the scenarios differ</h2>")
     parts.append(_table(diffs) if not diffs.empty else "<p>The scenarios have the same parameters.</p>")
     parts += ["<h2>Summary</h2>", "<p class='note'>Mean over runs, and two intervals. "
               f"{html.escape(assumptions.INTERVALS_NOTE)}</p>",
-              _table(assumptions.label_intervals(comparison.summary_frame(results)))]
+              _table(comparison.summary_frame(results), _SUMMARY_DIGITS)]
     parts += [f"<p class='note'>{html.escape(line)}</p>" for line in _uncertain_notes(results)]
     if paired:
         parts += ["<h2>Paired differences</h2>", "<p class='note'>Each scenario minus the first, "
                   "run by run; 'share of runs better' counts the runs where it has more output or "
-                  "loses less money.</p>", _table(_percent(comparison.differences_frame(results),
-                                                           "share of runs better"))]
+                  "loses less money.</p>", _table(comparison.differences_frame(results),
+                                                  _DIFFERENCE_DIGITS, _SHARE)]
     parts += [calibration_html(calibration_check(results)), assumptions_html()]
     figures = comparison.figures(results, ecdf=False, diff_metric="disruptions_total",
                                  paired=paired)
@@ -281,39 +298,68 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
             f"<body>\n{body}\n</body></html>\n")
 
 
+def overview(results: Mapping[str, BatchResults], title: str) -> export.Front:
+    """The workbook's first sheet: the headline and what it compares, the paired money sentence,
+    why, which interval is which, uncertain parameters, and the key assumptions."""
+    paired = len({r.seed for r in results.values()}) == 1 and len(results) > 1
+    sections: list[tuple[str, list[str]]] = []
+    if paired:
+        sections.append(("Headline (each scenario against the first, run by run)",
+                         [*comparison.headline_texts(results),
+                          comparison.money_sentence(results) or ""]))
+        sections.append(("Why", comparison.explanation(results)))
+    elif len(results) > 1:
+        sections.append(("Headline", ["These results use different seeds, so their runs do not "
+                                      "share random numbers: paired differences are left out."]))
+    if len(results) > 1:
+        sections.append(("What is compared", [*comparison.what_differs(results),
+                                              *comparison.mixed_warnings(results)]))
+    sections.append(("Reading the numbers", [assumptions.INTERVALS_NOTE, *_uncertain_notes(results)]))
+    sections.append((assumptions.KEY_ASSUMPTIONS_TITLE,
+                     [*assumptions.KEY_ASSUMPTIONS, *assumptions.read_more_lines()]))
+    return export.Front(title, sections)
+
+
+def parameters_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
+    """The parameters that differ, one row each, with numbers kept as numbers (the HTML table
+    shows them as text, `parameter_differences`)."""
+    rows = [{"parameter": path, **dict(zip(results, values, strict=True))}
+            for path, values in differing_values([r.scenario for r in results.values()])]
+    return pd.DataFrame(rows, columns=["parameter", *results], dtype=object)
+
+
+def _title(results: Mapping[str, BatchResults]) -> str:
+    names = list(results)
+    return (f"fundsim report: {' against '.join(reversed(names[:2]))}" if len(names) > 1
+            else f"fundsim report: {names[0]}")
+
+
 def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
                verified: Mapping[str, str] | None = None) -> bytes:
-    """Summary, paired differences, calibration, parameter differences, sources and the key
-    assumptions as worksheets (openpyxl). Sentences a sheet needs stand below its table."""
-    sheets = {"Summary": assumptions.label_intervals(comparison.summary_frame(results))}
-    notes = {"Summary": [assumptions.INTERVALS_NOTE, *_uncertain_notes(results)]}
+    """The workbook (`export.workbook_bytes`): an Overview of sentences first, then Summary,
+    Paired differences, Why, Calibration, Parameters, Sources and Runs as numeric tables with
+    number formats, bold headers, widths and frozen header rows. The same results give the same
+    bytes (dated by the newest manifest)."""
+    sheets = [export.Sheet("Summary", comparison.summary_frame(results), row_format="metric",
+                           notes=[assumptions.INTERVALS_NOTE, *_uncertain_notes(results)],
+                           freeze_columns=2)]
     if len({r.seed for r in results.values()}) == 1 and len(results) > 1:
-        sheets["Paired differences"] = comparison.differences_frame(results)
-        sheets["Why"] = comparison.attribution_frame(results)
+        sheets.append(export.Sheet("Paired differences", comparison.differences_frame(results),
+                                   row_format="metric", percent=("share of runs better",),
+                                   freeze_columns=3))
+        sheets.append(export.Sheet("Why", comparison.attribution_frame(results),
+                                   row_format="metric"))
     check = calibration_check(results)
-    sheets["Calibration"] = calibration_frame(check)
-    notes["Calibration"] = check.notes
-    sheets["Parameters"] = parameter_differences({n: r.scenario for n, r in results.items()})
-    sheets["Sources"] = facts_frame(results, folders, verified)
-    sheets["Assumptions"] = pd.DataFrame({assumptions.KEY_ASSUMPTIONS_TITLE.lower():
-                                          list(assumptions.KEY_ASSUMPTIONS)})
-    notes["Assumptions"] = assumptions.read_more_lines()
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        writer.book.properties.creator = GENERATOR
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-            sheet = writer.sheets[name]
-            for i, line in enumerate(notes.get(name, [])):
-                sheet.cell(row=len(frame) + 3 + i, column=1, value=line)
-        calibration_sheet = writer.sheets["Calibration"]
-        for i, result in enumerate(check.results):
-            if calibration.is_share(result.target.measure):
-                for cell in calibration_sheet[i + 2][1:10]:
-                    if isinstance(cell.value, float):
-                        cell.number_format = "0.0%"
-        writer.sheets["Assumptions"].column_dimensions["A"].width = 120
-    return buffer.getvalue()
+    shares = {i: export.SHARE for i, r in enumerate(check.results)
+              if calibration.is_share(r.target.measure)}
+    sheets.append(export.Sheet("Calibration", calibration_frame(check), notes=check.notes,
+                               row_formats=shares))
+    sheets.append(export.Sheet("Parameters", parameters_frame(results)))
+    sheets.append(export.Sheet("Sources", facts_frame(results, folders, verified),
+                               formats={"seed": "0", "runs": "#,##0"}))
+    sheets.append(export.runs_sheet(export.runs_frame({n: r.runs for n, r in results.items()})))
+    when = export.stamp([r.manifest.get("created_utc", "") for r in results.values()])
+    return export.workbook_bytes(overview(results, _title(results)), sheets, when)
 
 
 @dataclass
@@ -330,15 +376,14 @@ class WrittenReport:
 
 def write_report(folders: Sequence[str | Path], out: str | Path,
                  xlsx: str | Path | None = None, force: bool = False,
-                 verify_sample: int | None = None) -> WrittenReport:
+                 verify_sample: int | None = None, csv: str | Path | None = None) -> WrittenReport:
     """Check every folder (and, with `verify_sample`, re-simulate that many runs of each), then
-    write the HTML report (and the workbook). Nothing is written if any folder is refused; an
-    existing file is replaced only with `force` and only if fundsim wrote it."""
+    write the HTML report (and the workbook, and the runs as CSV). Nothing is written if any
+    folder is refused; an existing file is replaced only with `force` and only if fundsim wrote
+    it."""
     targets = [(Path(out), "--out")] + ([(Path(xlsx), "--xlsx")] if xlsx is not None else [])
-    if xlsx is not None and Path(out).absolute() == Path(xlsx).absolute():
-        raise UsageError(f"--out and --xlsx are the same file ({out}); give two paths")
-    for path, option in targets:
-        check_target(path, option, force)
+    targets += [(Path(csv), "--csv")] if csv is not None else []
+    check_targets(targets, force)
     written = WrittenReport(load_for_report(folders))
     results = written.results
     verified = None
@@ -353,10 +398,7 @@ def write_report(folders: Sequence[str | Path], out: str | Path,
     files = {Path(out): render_html(results, folders, verified).encode("utf-8")}
     if xlsx is not None:
         files[Path(xlsx)] = xlsx_bytes(results, folders, verified)
-    try:
-        for path, data in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, data)
-    except OSError as exc:
-        raise UsageError(f"{exc.filename or out}: cannot write the report ({exc.strerror})") from None
+    if csv is not None:
+        files[Path(csv)] = export.csv_bytes(export.runs_frame({n: r.runs for n, r in results.items()}))
+    export.write_files(files)
     return written

@@ -17,6 +17,17 @@ cover each range evenly, which a grid needs STEPS^d points for. Fields that hold
 whole numbers (rounded; repeated grid values are dropped). Every point is validated before
 anything runs: a point that makes the scenario invalid (a mode above its max) is bad input, named
 with its values.
+
+Shares: stream shares must sum to 1, so varying one stream's `share` alone could never give a
+valid scenario. At every point the streams whose share is not varied are rescaled in proportion to
+fill what the varied ones leave (external 0.2 with core 0.9 and ring-fenced 0.1 before: core
+0.72, ring-fenced 0.08); the rescaled shares are columns of points.parquet and the command says so.
+
+Paired differences: every point runs with the same seeds, so run i of two points shares its random
+numbers and their difference run by run is the parameters' effect, not noise. points.parquet
+holds, besides each point's own mean and 95% CI, the paired difference of every main output
+against a reference point (the first, or `--reference`) with its 95% CI: two points whose own
+intervals overlap can still differ clearly.
 """
 
 from __future__ import annotations
@@ -134,14 +145,45 @@ def design_points(varies: list[Vary], lhs: int | None, seed: int) -> list[dict[s
     return points
 
 
+_SHARE = re.compile(r"^funding\.streams\.(?P<stream>[^.]+)\.share$")
+
+
+def rescaled_shares(scenario: Scenario, values: dict[str, Any]) -> dict[str, float]:
+    """The shares of the streams not varied at this point, rescaled in proportion so that all
+    shares sum to 1 (empty when no share is varied, or every stream's is)."""
+    varied = {m["stream"]: float(v) for p, v in values.items() if (m := _SHARE.match(p))}
+    streams = scenario.funding.streams
+    others = [name for name in streams if name not in varied]
+    if not varied or not others:
+        return {}
+    rest = 1.0 - sum(varied.values())
+    old = sum(streams[name].share for name in others)
+    return {f"funding.streams.{name}.share":
+            round(rest * (streams[name].share / old if old > 0 else 1.0 / len(others)), 12)
+            for name in others}
+
+
+def rescale_note(design: SweepDesign) -> str | None:
+    """The sentence that says which shares a sweep rescales, or None."""
+    varied = [v.path for v in design.varies if _SHARE.match(v.path)]
+    rescaled = sorted({p for adjusted in design.adjusted for p in adjusted})
+    if not varied or not rescaled:
+        return None
+    return (f"{', '.join(varied)} {'is' if len(varied) == 1 else 'are'} varied, so the other "
+            f"streams' shares ({', '.join(rescaled)}) are rescaled in proportion at every point to "
+            "keep the shares summing to 1; points.parquet has them as columns.")
+
+
 def point_scenarios(scenario: Scenario, points: list[dict[str, Any]]) -> list[Scenario]:
-    """Each point as a validated scenario, named after its point; refuse the first invalid one."""
+    """Each point as a validated scenario (other streams' shares rescaled when a share is
+    varied); refuse the first invalid one."""
     out = []
     for i, values in enumerate(points):
+        adjusted = rescaled_shares(scenario, values)
         try:
-            variant = scenario.with_changes(values)
+            variant = scenario.with_changes({**values, **adjusted})
         except ScenarioError as exc:
-            shown = ", ".join(f"{k} = {v}" for k, v in values.items())
+            shown = ", ".join(f"{k} = {v}" for k, v in {**values, **adjusted}.items())
             rules = "; ".join(p.render() for p in exc.problems)
             raise UsageError(f"sweep point {point_id(i)} ({shown}) is not a valid scenario: {rules} "
                              "(nothing was run); narrow the --vary range") from None
@@ -165,13 +207,34 @@ class SweepDesign:
     lhs: int | None
     points: list[dict[str, Any]]
     scenarios: list[Scenario]
+    adjusted: list[dict[str, float]]
+    reference: int = 0
 
 
-def plan_sweep(scenario: Scenario, varies: list[Vary], lhs: int | None, seed: int) -> SweepDesign:
-    """Check every range and every point before anything starts (bad input exits 2 at once)."""
+def plan_sweep(scenario: Scenario, varies: list[Vary], lhs: int | None, seed: int,
+               reference: str | None = None) -> SweepDesign:
+    """Check every range, every point and the reference point before anything starts (bad input
+    exits 2 at once)."""
     bound = [bind(scenario, v) for v in varies]
     points = design_points(bound, lhs, seed)
-    return SweepDesign(scenario, bound, lhs, points, point_scenarios(scenario, points))
+    scenarios = point_scenarios(scenario, points)
+    adjusted = [rescaled_shares(scenario, values) for values in points]
+    return SweepDesign(scenario, bound, lhs, points, scenarios, adjusted,
+                       reference_index(reference, len(points)))
+
+
+def reference_index(text: str | None, count: int) -> int:
+    """`--reference` as a point's position: a point id (`p0002`) or its number (`2`)."""
+    if text is None:
+        return 0
+    raw = text.strip()
+    digits = raw[1:] if raw[:1] in ("p", "P") else raw
+    if not digits.isdigit() or int(digits) >= count:
+        last = point_id(count - 1)
+        raise UsageError(f"--reference {text!r}: give a point of this sweep, {point_id(0)} to {last} "
+                         f"(or 0 to {count - 1}); the points are numbered in the order the grid or "
+                         "hypercube lists them")
+    return int(digits)
 
 
 def sweep_folder(out: Path, stem: str) -> Path:
@@ -238,7 +301,8 @@ def _run_sweep_locked(design: SweepDesign, folder: Path, runs: int, seed: int,
     scenario = design.base
     manifest = {"status": "partial", "written_by": "fundsim", **plan, "scenario": scenario.to_dict(),
                 "scenario_name": scenario.name,
-                "points": [{"id": point_id(i), "values": p} for i, p in enumerate(points)]}
+                "points": [{"id": point_id(i), "values": p, **({"rescaled": a} if a else {})}
+                           for i, (p, a) in enumerate(zip(points, design.adjusted, strict=True))]}
     try:
         (partial / "points").mkdir(parents=True, exist_ok=True)
         write_atomic(partial / "manifest.json", json.dumps(manifest, indent=1).encode())
@@ -255,10 +319,11 @@ def _run_sweep_locked(design: SweepDesign, folder: Path, runs: int, seed: int,
             folders.remove(target, (folders.RESULTS,))
             run_streaming([(variant, target)], runs, seed, executor, chunk_size=size,
                           resume=True, advance=advance)
-        rows.append(_point_row(i, values, target))
-    table = pd.DataFrame(rows)
+        rows.append(_point_row(i, {**values, **design.adjusted[i]}, target))
+    table = paired_against(pd.DataFrame(rows), partial / "points", design.reference)
     points_sha256 = write_atomic(partial / "points.parquet", parquet_bytes(table))
-    final = {**manifest, "status": "complete", "versions": library_versions(),
+    final = {**manifest, "status": "complete", "reference": point_id(design.reference),
+             "versions": library_versions(),
              "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
              "files": {"points.parquet": points_sha256}}
     write_atomic(partial / "manifest.json", json.dumps(final, indent=1).encode())
@@ -299,6 +364,31 @@ def _point_row(i: int, values: dict[str, Any], folder: Path) -> dict[str, Any]:
         mean, low, high = mean_ci(runs[metric].to_numpy(dtype=float))
         row[f"{metric}_mean"], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = mean, low, high
     return row
+
+
+def paired_against(table: pd.DataFrame, points_dir: Path, reference: int) -> pd.DataFrame:
+    """`table` with, for every main output, each point's paired difference from the reference
+    point (matched by run: every point shares its seeds) and its 95% CI: `<metric>_diff_mean`,
+    `<metric>_diff_ci_low`, `<metric>_diff_ci_high`. The reference point's own differences are 0."""
+    ref_id = point_id(reference)
+    base = pd.read_parquet(points_dir / ref_id / "runs.parquet", columns=["run", *MAIN_METRICS])
+    extra: dict[str, list[float]] = {f"{m}_diff_{k}": [] for m in MAIN_METRICS
+                                     for k in ("mean", "ci_low", "ci_high")}
+    for pid in table["point"]:
+        runs = pd.read_parquet(points_dir / pid / "runs.parquet", columns=["run", *MAIN_METRICS])
+        joined = base.merge(runs, on="run", suffixes=("_ref", ""))
+        for metric in MAIN_METRICS:
+            diff = (joined[metric].to_numpy(dtype=float)
+                    - joined[f"{metric}_ref"].to_numpy(dtype=float))
+            mean, low, high = mean_ci(diff)
+            extra[f"{metric}_diff_mean"].append(mean)
+            extra[f"{metric}_diff_ci_low"].append(low)
+            extra[f"{metric}_diff_ci_high"].append(high)
+    out = table.copy()
+    out["reference"] = ref_id
+    for column, values in extra.items():
+        out[column] = values
+    return out
 
 
 def json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:

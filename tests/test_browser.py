@@ -1,6 +1,8 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright against a real
-`streamlit run dashboard.py` on 127.0.0.1. Moves the settlement slider the way a planner does (focus
-and arrow key), waits for the rerun, and checks that the charts changed and no exception shows.
+`streamlit run dashboard.py` on 127.0.0.1. Issue 12's planner: moves Settlement length to 3 the
+way a planner does (focus and arrow keys), presses Run with these settings, reads the headline
+naming the change, checks the summary table fits 1440 px, sets a known confirmation date, and
+opens Compare after a sweep; screenshots go to test-artefacts/.
 
 Issue 13 on a shared server: two browser contexts are two sessions; one uploads a scenario whose
 runs are about thirty times heavier and the other's change still finishes; a change stops the stale
@@ -50,6 +52,7 @@ class Server:
 
     def __init__(self, folder: Path, log_name: str) -> None:
         self.stats = folder / "pool-stats.json"
+        self.results = folder / "results"
         port = _free_port()
         # A long time budget: these tests cancel heavy batches themselves and check how.
         env = {**os.environ, "FUNDSIM_SAVED_DIR": str(folder / "saved"),
@@ -94,14 +97,18 @@ class Server:
         found = [b for b in self.batches() if b["label"] == label and b["id"] > after]
         return found[-1] if found else None
 
+    def batch_by_id(self, batch_id: int) -> dict | None:
+        return next((b for b in self.batches() if b["id"] == batch_id), None)
+
     def last_id(self) -> int:
         return max((b["id"] for b in self.batches()), default=0)
 
     def wait_for(self, label: str, condition, what: str, after: int = 0,
-                 timeout: float = 120) -> dict:
+                 timeout: float = 120, batch_id: int | None = None) -> dict:
+        """The newest batch with this label (or the batch `batch_id`) once `condition` holds."""
         deadline = time.monotonic() + timeout
         while True:
-            found = self.batch(label, after)
+            found = self.batch(label, after) if batch_id is None else self.batch_by_id(batch_id)
             if found is not None and condition(found):
                 return found
             assert self.proc.poll() is None, f"the server stopped; see {self.log_path}"
@@ -159,37 +166,121 @@ def _chart_data(page: Page) -> str:
         "el => JSON.stringify(el.data.map(t => [t.name, t.y]))")
 
 
-def test_moving_the_settlement_slider_updates_the_charts(app_url, browser):
+def _apply(page: Page) -> None:
+    """Press Run with these settings: the sidebar's form applies every change at once."""
+    page.locator(".st-key-apply button").click()
+
+
+def _fits(page: Page, index: int) -> tuple[int, int]:
+    """(content width, visible width) of the main area's index-th table: equal when nothing is
+    cut off on the right."""
+    table = page.get_by_test_id("stMain").get_by_test_id("stDataFrame").nth(index)
+    return table.locator(".dvn-scroller").first.evaluate("el => [el.scrollWidth, el.clientWidth]")
+
+
+def test_the_planners_flow_in_a_browser(server, browser):
+    """Issue 12's planner, as they meet it: start from annual, move Settlement length to 3 and
+    press Run: a headline naming the change with a real difference, charts in two colours, a
+    summary table that fits 1440 px; then a known confirmation date; then Compare after the
+    README's sweep."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     try:
         page = context.new_page()
-        page.goto(app_url)
-        headline = page.locator(f"{LIVE} h3").filter(has_text="disruptions over 6 years")
-        expect(headline).to_be_visible(timeout=180_000)
+        page.goto(server.url)
+        opening = page.locator(f"{LIVE} h3").filter(has_text="disruptions over 6 years on average")
+        expect(opening).to_be_visible(timeout=180_000)
         expect(page.locator(CHART)).to_be_visible(timeout=60_000)
         _wait_until_idle(page)
-        before_text = headline.inner_text()
+        assert opening.inner_text().startswith("annual: ")
         before_chart = _chart_data(page)
-        assert before_text.startswith("annual with three-year settlements adds")
 
         slider = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").first
         expect(slider).to_contain_text("Settlement length")
         thumb = slider.get_by_role("slider")
         thumb.focus()
-        started = time.perf_counter()
         thumb.press("ArrowRight")
-        changed = page.locator(f"{LIVE} h3").filter(has_text="annual (edited)")
+        thumb.press("ArrowRight")
+        started = time.perf_counter()
+        _apply(page)
+        changed = page.locator(f"{LIVE} h3").filter(
+            has_text="Three-year core settlements instead of one-year add")
         expect(changed).to_be_visible(timeout=120_000)
         _wait_until_idle(page)
         elapsed = time.perf_counter() - started
-        print(f"\nslider to updated charts: {elapsed:.2f} s (1,000 runs, one scenario re-run)")
-
-        assert thumb.evaluate("el => el.value ?? el.getAttribute('aria-valuenow')") == "2"
-        assert _chart_data(page) != before_chart
+        print(f"\nsettlement change to updated charts: {elapsed:.2f} s (1,000 runs, one re-run)")
+        headline = changed.inner_text()
+        added = int(headline.split(" add ")[1].split(" disruptions")[0].replace(",", ""))
+        assert added > 0 and "95% CI +0 to +0" not in headline, headline
+        assert thumb.evaluate("el => el.value ?? el.getAttribute('aria-valuenow')") == "3"
+        after_chart = _chart_data(page)
+        assert after_chart != before_chart
+        names = [name for name, _ in json.loads(after_chart)]
+        assert names == ["annual", "annual with three-year core settlements"]
+        colours = page.locator(CHART).first.evaluate(
+            "el => el.data.map(t => t.marker.line.color)")
+        assert len(set(colours)) == 2
         assert page.get_by_test_id("stException").count() == 0
-        page.screenshot(path=str(ARTEFACTS / "dashboard-after-slider.png"), full_page=True)
+        assert page.get_by_test_id("stAlertContentError").count() == 0
+        page.screenshot(path=str(ARTEFACTS / "explore-settlement-3.png"), full_page=True)
         (ARTEFACTS / "dashboard-timing.json").write_text(json.dumps(
-            {"slider_to_updated_charts_s": round(elapsed, 3), "runs": 1000}))
+            {"settlement_change_to_updated_charts_s": round(elapsed, 3), "runs": 1000}))
+
+        # the summary table: numbers in numeric columns, nothing cut off at 1440 px
+        page.get_by_test_id("stMain").get_by_text("Summary table", exact=True).click()
+        tables = page.get_by_test_id("stMain").get_by_test_id("stDataFrame")
+        expect(tables.nth(1)).to_be_visible(timeout=60_000)  # the summary, then the differences
+        _wait_until_idle(page)
+        for index in (0, 1):
+            content, visible = _fits(page, index)
+            assert content <= visible, (index, content, visible)
+        page.screenshot(path=str(ARTEFACTS / "explore-summary-table.png"), full_page=True)
+
+        # a known confirmation date: the most likely month becomes the date itself
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_text("A known date", exact=True).first.click()  # under Core funding
+        mode = sidebar.get_by_test_id("stSlider").filter(
+            has_text="Most likely month, or the known date").first.get_by_role("slider")
+        mode.focus()
+        mode.press("ArrowRight")
+        mode.press("ArrowRight")
+        _apply(page)
+        known = page.locator(f"{LIVE} h3").filter(has_text="confirmed on a known date, 3 months "
+                                                           "after the year starts")
+        expect(known).to_be_visible(timeout=120_000)
+        _wait_until_idle(page)
+        assert page.get_by_test_id("stException").count() == 0
+        assert page.get_by_test_id("stAlertContentError").count() == 0
+    finally:
+        context.close()
+
+
+def test_compare_after_the_readmes_sweep(server, browser):
+    """`fundsim sweep` into the results directory, then the Compare page: its points are listed,
+    the newest pair is compared with a headline, and nothing is refused."""
+    done = subprocess.run(  # this checkout's simulator (cwd), whatever the environment installed
+        [sys.executable, "-m", "simulator.cli", "sweep",
+         str(ROOT / "scenarios" / "annual.toml"), "--vary",
+         "funding.streams.core.confirmation_delay_months.mode=0:4:3", "--runs", "100",
+         "--workers", "1", "--out", str(server.results), "--force", "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        expect(page.locator(f"{LIVE} h3").first).to_be_visible(timeout=180_000)
+        _wait_until_idle(page)
+        page.get_by_test_id("stSidebarNav").get_by_text("Compare results").click()
+        headline = page.locator(f"{LIVE} h3").filter(has_text="disruptions over 6 years against")
+        expect(headline).to_be_visible(timeout=120_000)
+        _wait_until_idle(page)
+        picked = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").first
+        expect(picked).to_contain_text("annual-sweep/p0001", timeout=30_000)
+        expect(picked).to_contain_text("annual-sweep/p0002", timeout=30_000)
+        assert "Refused" not in page.get_by_test_id("stMain").inner_text()
+        assert page.get_by_test_id("stException").count() == 0
+        assert page.get_by_test_id("stAlertContentError").count() == 0
+        page.screenshot(path=str(ARTEFACTS / "compare-after-sweep.png"), full_page=True)
     finally:
         context.close()
 
@@ -235,6 +326,7 @@ def _press_settlement_slider(page: Page) -> None:
     thumb = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").first.get_by_role("slider")
     thumb.focus()
     thumb.press("ArrowRight")
+    _apply(page)
 
 
 def test_a_shared_server_with_a_heavy_upload(tmp_path, browser):
@@ -263,7 +355,7 @@ def test_a_shared_server_with_a_heavy_upload(tmp_path, browser):
             runs.press("Enter")
             expect(page_b.locator(f"{LIVE} h3").first).not_to_have_text(before, timeout=120_000)
             _wait_until_idle(page_b)
-            theirs = own.batch("annual with three-year settlements", after=heavy["id"])
+            theirs = own.batch("annual", after=heavy["id"])
             assert theirs is not None and theirs["state"] == "done", theirs
             now = own.batch(HEAVY)
             assert now["id"] == heavy["id"] and now["state"] == "running", (
@@ -271,21 +363,24 @@ def test_a_shared_server_with_a_heavy_upload(tmp_path, browser):
             assert now["finished"] < now["tasks"]
             assert page_b.get_by_test_id("stException").count() == 0
 
-            # 3. a change in the heavy session while its batch runs
+            # 3. a change in the heavy session while its batch runs (its comparator is where it
+            #    started, the heavy upload itself, so the new batches are that and the edit)
+            running = own.batch(HEAVY)
+            assert running["state"] == "running", running
             _press_settlement_slider(page_a)
             stale = own.wait_for(HEAVY, lambda b: b["state"] == "cancelled",
-                                 "the stale batch to be cancelled", timeout=60)
-            edited = f"{HEAVY} (edited)"
-            fresh = own.wait_for(edited, lambda b: b["submitted"] >= 1, "the new batch",
+                                 "the stale batch to be cancelled", timeout=60,
+                                 batch_id=running["id"])
+            fresh = own.wait_for(HEAVY, lambda b: b["submitted"] >= 1, "the new batch",
                                  after=stale["id"])
-            own.wait_for(edited, lambda b: b["submitted"] >= fresh["submitted"] + 10,
+            own.wait_for(HEAVY, lambda b: b["submitted"] >= fresh["submitted"] + 10,
                          "ten more chunks of the new batch", after=stale["id"])
-            assert own.batch(HEAVY)["submitted"] == stale["submitted"] < stale["tasks"], (
+            assert own.batch_by_id(stale["id"])["submitted"] == stale["submitted"] < stale["tasks"], (
                 "chunks of the stale batch were scheduled after the change")
             assert page_a.get_by_test_id("stException").count() == 0
 
             # 4. stop the server while the new heavy batch keeps both workers busy
-            assert own.batch(edited, after=stale["id"])["state"] == "running"
+            assert own.batch(HEAVY, after=stale["id"])["state"] == "running"
             workers = own.workers()
             assert len(workers) == 2, workers
             own.proc.send_signal(signal.SIGTERM)

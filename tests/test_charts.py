@@ -89,3 +89,63 @@ def test_headline_in_plain_words(pair):
     assert sentence.startswith(f"three_year {verb} {abs(d['mean']):,.0f} disruptions over 6 years "
                                "against annual (95% CI ")
     assert sentence.endswith(f"gives more in {comparison['prob_b_greater']:.0%} of paired runs.")
+
+
+# ------------------------------------------------------------------ telling six scenarios apart
+
+# Machado, Oliveira and Fernandes (2009), full severity, applied to linear RGB.
+_CVD = {
+    "normal": np.eye(3),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+
+
+def _lab(hex_colour: str, vision: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of an sRGB colour as seen with `vision`."""
+    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    seen = np.clip(vision @ linear, 0.0, 1.0)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ seen / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+@pytest.mark.parametrize("vision", list(_CVD))
+def test_the_first_six_colours_stay_apart_for_colour_blind_readers(vision):
+    """Issue 12: two fan-chart colours could not be told apart. Every pair of the six colours
+    differs by at least 15 CIE76 units (a clearly visible difference; 2.3 is just noticeable)
+    as seen with normal vision and each simulated dichromacy."""
+    labs = [_lab(c, _CVD[vision]) for c in charts.PALETTE[:6]]
+    closest = min(np.linalg.norm(labs[i] - labs[j]) for i in range(6) for j in range(i + 1, 6))
+    assert closest >= 15, closest
+    # and the check can fail: the classic red and green, far apart for normal vision, merge
+    # without green cones
+    red, green = (_lab(c, _CVD[vision]) for c in ("#FF0000", "#00AA00"))
+    assert (np.linalg.norm(red - green) < 15) == (vision == "deuteranopia")
+
+
+def _six(pair) -> tuple[dict, dict]:
+    a, b = pair
+    runs = {f"s{i}": (a if i % 2 == 0 else b).runs for i in range(6)}
+    bands = {f"s{i}": (a if i % 2 == 0 else b).bands for i in range(6)}
+    return runs, bands
+
+
+def test_six_scenarios_differ_in_colour_and_a_second_cue_on_every_chart(pair):
+    runs, bands = _six(pair)
+    histogram = charts.distribution_figure(runs, "disruptions_total")
+    cues = {(t.marker.line.color, t.marker.pattern.shape) for t in histogram.data}
+    assert len(cues) == 6 and len({shape for _, shape in cues}) == 6
+    ecdf = charts.distribution_figure(runs, "disruptions_total", ecdf=True)
+    assert len({(t.line.color, t.line.dash) for t in ecdf.data}) == 6
+    assert len({t.line.dash for t in ecdf.data}) == 6
+    fan = charts.fan_figure(bands, "fte")
+    medians = [t for t in fan.data if t.name and t.name.endswith("(median)")]
+    assert len({(t.line.color, t.line.dash) for t in medians}) == 6
+    assert len({t.line.dash for t in medians}) == 6

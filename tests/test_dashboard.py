@@ -21,10 +21,10 @@ import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from simulator import assumptions, calibration, load_scenario, run_batch, uncertain
-from simulator.analysis import headline, paired_comparison
+from simulator import assumptions, calibration, changes, comparison, load_scenario, run_batch, uncertain
+from simulator.analysis import headline, mean_ci, paired_comparison
 from simulator.cli import main
-from simulator.planner import three_year_counterpart
+from simulator.planner import settings_from, three_year_counterpart
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard.py")
@@ -45,6 +45,20 @@ def folders(tmp_path, monkeypatch):
 
 def _app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    return at
+
+
+def _apply(at: AppTest, **values) -> AppTest:
+    """Set sidebar controls by key (a dotted key as `core__settlement_years`) and press Run with
+    these settings, as a planner does: the form applies every change in one rerun."""
+    for key, value in values.items():
+        key = key.replace("__", ".")
+        widget = next((w for kind in ("slider", "number_input", "radio")
+                       for w in at.get(kind) if w.key == key), None)
+        assert widget is not None, key
+        widget.set_value(value)
+    at.button(key="apply").click().run()
     assert not at.exception
     return at
 
@@ -88,12 +102,19 @@ def expected_default():
     return a, b
 
 
-def test_explore_opens_on_annual_against_three_year_with_the_runners_numbers(expected_default):
+def test_explore_opens_on_annual_and_says_there_is_nothing_to_compare_yet(expected_default):
+    """Issue 12: the comparator is where you started, so before any change there is one scenario,
+    said in words (never a zero headline), with the runner's numbers."""
     at = _app()
-    a, b = expected_default
-    comparison = paired_comparison(a.runs, b.runs, "disruptions_total")
-    assert _headline(at) == headline("annual", "annual with three-year settlements", comparison, 6)
+    a, _ = expected_default
+    values = a.runs["disruptions_total"].to_numpy(float)
+    p5, p95 = np.quantile(values, (0.05, 0.95))
+    assert _headline(at) == (f"annual: {values.mean():,.0f} disruptions over 6 years on average "
+                             f"(runs 5-95%: {p5:,.0f} to {p95:,.0f})")
+    info = " ".join(_unescaped(i.value) for i in at.info)
+    assert "annual is the scenario you started from" in info and "Settlement length" in info
     assert at.selectbox(key="start").value == "annual (shipped)"
+    assert at.selectbox(key="comparator").value == "Where you started (before your edits)"
     assert at.slider(key="core.settlement_years").value == 1
     # the fan chart's median is the runner's monthly median
     at.radio(key="explore_view").set_value("Over time").run()
@@ -102,21 +123,63 @@ def test_explore_opens_on_annual_against_three_year_with_the_runners_numbers(exp
     median = next(t for t in spec["data"] if t.get("name") == "annual (median)")
     expected = a.bands[a.bands["metric"] == "cumulative_disruptions"].sort_values("month")["p50"]
     assert np.array_equal(_array(median["y"]), expected.to_numpy())
-    # the summary table's means are the runner's
+    # the summary table's numbers are the runner's, each interval two numeric columns
     at.radio(key="explore_view").set_value("Summary table").run()
     assert not at.exception
-    summary = at.dataframe[0].value
-    assert summary.iloc[0]["annual: mean"] == pytest.approx(a.runs["disruptions_total"].mean())
-    # each interval says what it is
-    assert f"annual: {assumptions.SPREAD_LABEL}" in summary.columns
-    assert f"annual: {assumptions.PRECISION_LABEL}" in summary.columns
+    summary = at.dataframe[0].value.set_index("metric")
+    row = summary.loc["disruptions_total"]
+    assert row["mean"] == pytest.approx(values.mean())
+    _, lo, hi = mean_ci(values)
+    assert (row["95% CI of mean: low"], row["95% CI of mean: high"]) == pytest.approx((lo, hi))
+    assert (row["runs' 5th percentile"], row["runs' 95th percentile"]) == pytest.approx((p5, p95))
+    for column in ("mean", "95% CI of mean: low", "95% CI of mean: high", "runs' 5th percentile",
+                   "runs' 95th percentile"):
+        assert pd.api.types.is_float_dtype(summary[column]), column
     assert assumptions.INTERVALS_NOTE in [_unescaped(c.value) for c in at.caption]
+
+
+def test_settlement_length_to_three_gives_a_headline_naming_the_change(expected_default):
+    """The planner's flow: start from annual, move Settlement length to 3, press Run: the headline
+    says what the change does, with the runner's paired numbers."""
+    at = _apply(_app(), core__settlement_years=3)
+    a, b = expected_default
+    edited = "annual with three-year core settlements"
+    results = {"annual": a, edited: b}
+    expected = comparison.change_headline("three-year core settlements instead of one-year", True,
+                                          results)
+    assert _headline(at) == expected
+    assert expected.startswith("Three-year core settlements instead of one-year add ")
+    diff = (b.runs["disruptions_total"] - a.runs["disruptions_total"]).mean()
+    assert f"{abs(diff):,.0f} disruptions" in expected and round(abs(diff)) > 0
+    captions = " ".join(_unescaped(c.value) for c in at.caption)
+    assert f"{edited} differs from annual in settlement length" in captions
+    assert not at.info and not at.error
+    # the histograms are two scenarios in two colours
+    spec = _chart(at, "explore_dist_disruptions_total")
+    assert [t["name"] for t in spec["data"]] == ["annual", edited]
+    assert len({t["marker"]["line"]["color"] for t in spec["data"]}) == 2
+
+
+def test_a_comparator_with_the_same_settings_is_said_in_words():
+    at = _apply(_app(), core__settlement_years=3)
+    for comparator, words in (("Same settings, three-year settlements",
+                               "already has three-year settlements"),
+                              ("three_year (shipped)", "has the same settings as your scenario")):
+        at.selectbox(key="comparator").set_value(comparator).run()
+        assert not at.exception
+        assert words in " ".join(_unescaped(i.value) for i in at.info)
+        assert " adds 0 " not in _headline(at) and "95% CI +0 to +0" not in _headline(at)
+        assert _headline(at).startswith("annual with three-year core settlements: ")
+    at.selectbox(key="comparator").set_value("baseline (shipped)").run()
+    assert not at.exception and not at.info
+    assert _headline(at).startswith("annual with three-year core settlements ")
+    assert "against baseline" in _headline(at)
 
 
 def test_the_headline_says_what_it_compares_and_why(expected_default):
     """Issue 8 item 6: the page names the parameters that differ and explains the headline from
     the same paired runs, as the CLI and the report do."""
-    at = _app()
+    at = _apply(_app(), core__settlement_years=3)
     a, b = expected_default
     captions = " ".join(c.value for c in at.caption)
     assert "differs from annual in settlement length" in captions
@@ -164,9 +227,8 @@ def test_a_slider_move_does_not_run_the_baseline_again(monkeypatch):
         return real(pool, scenario, *args, **kwargs)
 
     monkeypatch.setattr(common, "run_on_pool", counting)
-    at.slider(key="core.settlement_years").set_value(2).run()
-    assert not at.exception
-    assert ran == ["annual (edited)"]  # its comparator and the baseline come from the cache
+    _apply(at, core__settlement_years=2)
+    assert ran == ["annual with two-year core settlements"]  # annual and the baseline: cached
     assert "Does the baseline match the published figures?" in [h.value for h in at.subheader]
 
 
@@ -189,22 +251,77 @@ def test_uncertain_parameters_are_named_beside_the_results():
     assert not [c for c in captions if c.startswith("annual draws")]  # only where declared
 
 
-def test_moving_the_settlement_slider_reruns_and_changes_the_headline():
+def test_several_changes_are_applied_together_in_one_rerun(monkeypatch):
+    """Issue 12: each box re-ran the model through invalid intermediate combinations; now the
+    controls are a form and one press of Run runs the edited scenario once."""
+    from dashboard_pages import common
+
     at = _app()
-    before = _headline(at)
-    at.slider(key="core.settlement_years").set_value(2).run()
+    ran = []
+    real = common.run_on_pool
+
+    def counting(pool, scenario, *args, **kwargs):
+        ran.append(scenario.name)
+        return real(pool, scenario, *args, **kwargs)
+
+    monkeypatch.setattr(common, "run_on_pool", counting)
+    _apply(at, core__settlement_years=2, core__delay_window=(0.0, 4.0), contract_cover=0.5)
+    assert ran == ["annual with 3 changes"]  # three changes, one batch
+    edited = ANNUAL.with_changes({"funding.streams.core.settlement_years": 2,
+                                  "funding.streams.core.confirmation_delay_months": {
+                                      "dist": "triangular", "min": 0.0, "mode": 2.0, "max": 4.0},
+                                  "organisation.contract_cover": 0.5})
+    a = run_batch(ANNUAL, runs=1000, seed=1)
+    b = run_batch(edited, runs=1000, seed=1)
+    found = changes.describe(settings_from(ANNUAL), settings_from(edited))
+    assert _headline(at) == comparison.change_headline(*changes.subject(found),
+                                                       {"annual": a, "edited": b})
+    assert _headline(at).startswith("These 3 changes (two-year core settlements instead of "
+                                    "one-year; core money confirmed between the start of the year and "
+                                    "4 months after it")
+
+
+def test_a_known_confirmation_date_becomes_a_fixed_delay(folders):
+    at = _apply(_app(), core__delay_kind="A known date", core__delay_mode=3.0)
+    assert _headline(at).startswith("Core money confirmed on a known date, 3 months after the "
+                                    "year starts, instead of confirmed between 1 month before")
+    a = run_batch(ANNUAL, runs=1000, seed=1)
+    known = ANNUAL.with_changes({"funding.streams.core.confirmation_delay_months":
+                                 {"dist": "fixed", "value": 3.0}})
+    b = run_batch(known, runs=1000, seed=1)
+    diff = (b.runs["disruptions_total"] - a.runs["disruptions_total"]).mean()
+    assert f"{abs(diff):,.0f} disruptions over 6 years" in _headline(at)
+    # the saved file says what it is: name and description follow the settings
+    at.button(key="save_button").click().run()
     assert not at.exception
-    after = _headline(at)
-    assert after != before
-    edited = ANNUAL.with_changes({"funding.streams.core.settlement_years": 2})
-    a = run_batch(edited, runs=1000, seed=1)
-    b = run_batch(three_year_counterpart(ANNUAL), runs=1000, seed=1)
-    comparison = paired_comparison(a.runs, b.runs, "disruptions_total")
-    assert after == headline("annual (edited)", "annual (edited) with three-year settlements", comparison, 6)
+    saved = load_scenario(next((folders / "saved").glob("*.toml")))
+    assert saved.funding.streams["core"].confirmation_delay_months.dist == "fixed"
+    assert saved.name == "annual with known core date (month 3)"
+    assert saved.scenario.description.startswith("As annual, with core money confirmed on a "
+                                                 "known date, 3 months after the year starts")
+
+
+def test_a_most_likely_month_outside_the_window_is_moved_and_said():
+    at = _apply(_app(), core__delay_window=(0.0, 3.0), core__delay_mode=8.0)
+    info = " ".join(_unescaped(i.value) for i in at.info)
+    assert "Most likely month 8 lies outside the window 0 to 3 under Core funding, so 3" in info
+    assert not at.error
+    assert "most likely 3 months after" in _headline(at)
+
+
+def test_the_delay_controls_offer_only_months_the_model_accepts():
+    at = _app()
+    window = at.slider(key="core.delay_window")
+    assert (window.min, window.max) == (-12.0, 11.0)
+    mode = at.slider(key="core.delay_mode")
+    assert (mode.min, mode.max) == (-12.0, 11.0)
+    at.slider(key="core.settlement_years").set_value(1)
+    _apply(at, core__delay_window=(-12.0, 11.0), core__delay_mode=11.0)
+    assert not at.error and "instead of" in _headline(at)
 
 
 def test_ecdf_toggle_and_difference_metric():
-    at = _app()
+    at = _apply(_app(), core__settlement_years=3)
     at.toggle(key="explore_ecdf").set_value(True).run()
     assert not at.exception
     spec = _chart(at, "explore_dist_lapsed_funds_m")
@@ -216,28 +333,34 @@ def test_ecdf_toggle_and_difference_metric():
         "Difference in overrun cost (£m)")
 
 
-def test_a_minimum_above_the_maximum_is_a_clear_message_and_the_page_recovers():
+def test_settings_the_model_refuses_are_said_in_the_planners_words(monkeypatch):
+    """Whatever the model refuses is named by the control to change, never by a field path or a
+    made-up file name ("annual (changed)")."""
+    from simulator import changes
+    from simulator.errors import ScenarioError, problem
+
+    def refuse(_base, _settings):
+        raise ScenarioError("annual (changed)", [problem(
+            "funding.streams.core.confirmation_delay_months", "min (9.0) must be below max (5.0)")])
+
     at = _app()
-    at.number_input(key="core.delay_min").set_value(9.0).run()
-    assert not at.exception
+    monkeypatch.setattr(changes, "apply_named", refuse)
+    _apply(at, core__settlement_years=2)
     message = _errors(at)
-    assert "confirmation_delay_months" in message and "min" in message
+    assert "These settings cannot be run" in message
+    assert "Confirmation date under Core funding: min (9.0) must be below max (5.0)" in message
+    assert "annual (changed)" not in message and "funding.streams" not in message
     assert not [m for m in at.markdown if m.value.startswith("### ")]
-    at.number_input(key="core.delay_min").set_value(-1.0).run()
-    assert not at.exception and not at.error
-    assert _headline(at)
 
 
 def test_runs_outside_the_allowed_range_is_a_clear_message():
-    at = _app()
-    at.number_input(key="runs").set_value(0).run()
-    assert not at.exception
-    assert "choose between 100 and 5,000" in _unescaped(at.error[0].value)
+    at = _apply(_app(), runs=0)
+    assert "choose between 100 and 5,000 under Monte Carlo" in _unescaped(at.error[0].value)
 
 
 def test_save_writes_a_scenario_and_never_overwrites_without_confirmation(folders):
-    at = _app()
-    at.slider(key="core.settlement_years").set_value(2).run()
+    at = _apply(_app(), core__settlement_years=2)
+    assert at.text_input(key="save_title").value == "annual with two-year core settlements"
     at.text_input(key="save_title").set_value("Two-year core").run()
     at.button(key="save_button").click().run()
     assert not at.exception
@@ -247,7 +370,8 @@ def test_save_writes_a_scenario_and_never_overwrites_without_confirmation(folder
     # the saved scenario is offered as a starting point
     assert "two_year_core (saved)" in at.selectbox(key="start").options
     before = path.read_text()
-    at.slider(key="core.settlement_years").set_value(3).run()
+    _apply(at, core__settlement_years=3)
+    assert at.text_input(key="save_title").value == "Two-year core"  # typed: kept
     at.button(key="save_button").click().run()
     assert "already exists" in _errors(at)
     assert path.read_text() == before
@@ -523,10 +647,10 @@ def test_plain_text_round_trips_any_printable_text():
 def test_an_internal_error_is_a_plain_message_without_details(monkeypatch):
     from simulator import comparison
 
-    def broken(_results):
+    def broken(*_args, **_kwargs):
         raise RuntimeError("secret /etc/shadow details")
 
-    monkeypatch.setattr(comparison, "headline_text", broken)
+    monkeypatch.setattr(comparison, "distribution_figures", broken)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     message = _errors(at)
@@ -561,7 +685,7 @@ def test_compare_page_loading_errors_are_plain(folders, monkeypatch):
 def test_a_batch_past_the_time_budget_is_a_plain_message(monkeypatch):
     at = _app()
     monkeypatch.setenv("FUNDSIM_BATCH_SECONDS", "0.3")
-    at.number_input(key="runs").set_value(5000).run()  # 5,000 runs take seconds on any machine
+    _apply(at, runs=5000)  # 5,000 runs take seconds on any machine
     assert not at.exception
     message = _errors(at)
     assert "Running the scenarios: stopped after 0.3 s: annual takes longer than the dashboard " \
@@ -579,3 +703,58 @@ def test_pool_workers_that_import_the_app_as_mp_main_do_not_load_streamlit():
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ issue 12: Compare, icons
+
+
+def test_compare_after_a_sweep_lists_its_points_and_opens_the_newest_pair(folders):
+    """The README's sweep example made Compare open on "Refused .../annual-sweep: runs.parquet is
+    missing"; a sweep is now listed as its points and the newest pair is compared."""
+    results = folders / "results"
+    _write_results(results / "demo" / "annual", ANNUAL)
+    assert main(["sweep", str(ROOT / "scenarios" / "annual.toml"), "--vary",
+                 "funding.streams.core.confirmation_delay_months.mode=0:4:3", "--runs", "100",
+                 "--workers", "1", "--quiet", "--out", str(results)]) == 0
+    at = _app()
+    at.switch_page(COMPARE).run()
+    assert not at.exception and not at.error
+    options = at.multiselect(key="compare_results").options
+    assert "annual-sweep" not in options
+    assert "annual-sweep/p0001 (confirmation_delay_months.mode = 2)" in options
+    assert at.multiselect(key="compare_results").value == [
+        "annual-sweep/p0001 (confirmation_delay_months.mode = 2)",
+        "annual-sweep/p0002 (confirmation_delay_months.mode = 4)"]
+    assert " disruptions over 6 years against " in _headline(at)
+    # the sweep's own folder, typed, is said to be a sweep, with where its points are
+    at.text_input(key="compare_path").set_value("annual-sweep").run()
+    assert not at.exception
+    message = _errors(at)
+    assert "annual-sweep is a sweep, not one result." in message and "points/p0000" in message
+
+
+def test_compare_gives_each_scenario_its_headline_against_the_first(folders):
+    for name in ("annual", "three_year", "three_year_early"):
+        _write_results(folders / "results" / name, load_scenario(ROOT / "scenarios" / f"{name}.toml"))
+    at = _app()
+    at.switch_page(COMPARE).run()
+    at.multiselect(key="compare_results").set_value(["annual", "three_year", "three_year_early"])
+    at.run()
+    assert not at.exception
+    headlines = [_unescaped(m.value[4:]) for m in at.markdown if m.value.startswith("### ")]
+    assert len(headlines) == 2
+    assert headlines[0].startswith("three_year ") and headlines[1].startswith("three_year_early ")
+    assert all("against annual" in h for h in headlines)
+
+
+EMOJI = [(0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0xFE0F, 0xFE0F)]
+
+
+def test_the_dashboard_uses_no_emoji_icons():
+    """Emoji render as empty boxes without an emoji font; icons are Material Symbols, which
+    Streamlit serves with the app."""
+    for path in [ROOT / "dashboard.py", *sorted((ROOT / "dashboard_pages").glob("*.py"))]:
+        text = path.read_text()
+        found = [ch for ch in text if any(lo <= ord(ch) <= hi for lo, hi in EMOJI)]
+        assert not found, (path.name, found)
+        assert ":material/" in text or path.name in ("__init__.py",), path.name

@@ -6,6 +6,7 @@ import html
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import openpyxl
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 from simulator import assumptions, calibration, load_scenario, run_batch, uncertain
-from simulator.analysis import headline, paired_comparison
+from simulator.analysis import headline, mean_ci, paired_comparison
 from simulator.cli import main as fundsim
 from simulator.files import sha256_file
 from simulator.report import CALIBRATION_TITLE, write_report
@@ -68,15 +69,84 @@ def test_xlsx_holds_the_same_tables(folders, tmp_path):
     xlsx = tmp_path / "tables.xlsx"
     write_report([folders["annual"], folders["three_year"]], tmp_path / "r.html", xlsx)
     book = openpyxl.load_workbook(xlsx, read_only=True)
-    assert book.sheetnames == ["Summary", "Paired differences", "Why", "Calibration", "Parameters",
-                               "Sources", "Assumptions"]
+    assert book.sheetnames == ["Overview", "Summary", "Paired differences", "Why", "Calibration",
+                               "Parameters", "Sources", "Runs"]
     summary = pd.read_excel(xlsx, sheet_name="Summary")
     a = pd.read_parquet(folders["annual"] / "runs.parquet")
-    assert summary.loc[0, "annual: mean"] == pytest.approx(a["disruptions_total"].mean())
+    first = summary[(summary["metric"] == "disruptions_total") & (summary["scenario"] == "annual")]
+    assert first["mean"].item() == pytest.approx(a["disruptions_total"].mean())
+    _, lo, hi = mean_ci(a["disruptions_total"].to_numpy(float))
+    assert first["95% CI of mean: low"].item() == pytest.approx(lo)
+    assert first["95% CI of mean: high"].item() == pytest.approx(hi)
     paired = pd.read_excel(xlsx, sheet_name="Paired differences")
     b = pd.read_parquet(folders["three_year"] / "runs.parquet")
     diff = (b["disruptions_total"] - a["disruptions_total"]).mean()
     assert paired.loc[0, "mean difference"] == pytest.approx(diff)
+    runs = pd.read_excel(xlsx, sheet_name="Runs")
+    assert list(runs["scenario"].unique()) == ["annual", "three_year"]
+    assert runs[runs["scenario"] == "annual"]["disruptions_total"].tolist() == (
+        a["disruptions_total"].tolist())
+
+
+def test_the_workbook_is_for_excel_numbers_formats_headers_and_the_headline_first(folders, tmp_path):
+    """Issue 12: intervals were text, means unrounded, no header styling, widths or frozen panes,
+    no runs sheet, no headline."""
+    xlsx = tmp_path / "t.xlsx"
+    write_report([folders["annual"], folders["three_year"]], tmp_path / "r.html", xlsx)
+    book = openpyxl.load_workbook(xlsx)
+    front = [c.value for c in book["Overview"]["A"] if c.value]
+    a = pd.read_parquet(folders["annual"] / "runs.parquet")
+    b = pd.read_parquet(folders["three_year"] / "runs.parquet")
+    sentence = headline("annual", "three_year", paired_comparison(a, b, "disruptions_total"), 6)
+    assert sentence in front and assumptions.KEY_ASSUMPTIONS[0] in front
+    for name in ("Summary", "Paired differences", "Runs"):
+        sheet = book[name]
+        header = sheet[1]
+        assert all(c.font.bold for c in header if c.value is not None), name
+        assert sheet.freeze_panes is not None and sheet.freeze_panes.endswith("2"), name
+        assert all(sheet.column_dimensions[c.column_letter].width >= 8 for c in header), name
+    summary = book["Summary"]
+    columns = [c.value for c in summary[1]]
+    for row in summary.iter_rows(min_row=2, max_row=summary.max_row):
+        cells = dict(zip(columns, row, strict=True))
+        if cells["metric"].value is None:
+            break  # the notes below the table
+        for column in ("mean", "95% CI of mean: low", "95% CI of mean: high",
+                       "runs' 5th percentile", "runs' 95th percentile"):
+            value = cells[column].value
+            assert isinstance(value, int | float) and not isinstance(value, bool), (column, value)
+            assert cells[column].number_format != "General", column
+    disruptions = next(r for r in summary.iter_rows(min_row=2) if r[-1].value == "disruptions_total")
+    assert disruptions[2].number_format == "#,##0.0"  # thousands separators, one decimal
+    shares = [c for c in book["Paired differences"]["G"][1:] if c.value is not None]
+    assert shares and all(c.number_format == "0.0%" for c in shares)
+    runs = book["Runs"]
+    assert [c.value for c in runs[1]][:3] == ["scenario", "run", "disruptions_total"]
+    assert isinstance(runs["C2"].value, int) and runs["C2"].number_format == "#,##0"
+
+
+def test_the_workbook_is_the_same_bytes_for_the_same_results(folders, tmp_path):
+    """Written a second apart (openpyxl stamps the clock's time into the file unless fixed), the
+    same results give the same bytes, dated by the newest manifest."""
+    one, two = tmp_path / "one.xlsx", tmp_path / "two.xlsx"
+    write_report([folders["annual"], folders["three_year"]], tmp_path / "1.html", one)
+    time.sleep(1.1)
+    write_report([folders["annual"], folders["three_year"]], tmp_path / "2.html", two)
+    assert one.read_bytes() == two.read_bytes()
+    created = json.loads((folders["three_year"] / "manifest.json").read_text())["created_utc"]
+    book = openpyxl.load_workbook(one)
+    assert book.properties.modified.isoformat()[:19] == created[:19]
+
+
+def test_report_writes_every_run_as_csv(folders, tmp_path):
+    csv = tmp_path / "runs.csv"
+    assert fundsim(["report", str(folders["annual"]), str(folders["three_year"]), "--out",
+                    str(tmp_path / "r.html"), "--csv", str(csv)]) == 0
+    back = pd.read_csv(csv)
+    a = pd.read_parquet(folders["annual"] / "runs.parquet")
+    mine = back[back["scenario"] == "annual"].drop(columns="scenario").reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine[a.columns], a, check_dtype=False)
+    assert pd.api.types.is_numeric_dtype(back["lapsed_funds_m"])
 
 
 def test_results_with_other_seeds_are_reported_without_paired_statistics(folders, tmp_path):
@@ -244,13 +314,10 @@ def test_the_workbook_has_the_calibration_table_as_numbers_and_the_assumptions(f
     assert cells.cell(underspend, 2).number_format == "0.0%"  # a share shown as a percentage
     notes = pd.read_excel(xlsx, sheet_name="Calibration", header=None)[0].dropna().astype(str)
     assert any(n.startswith("Computed on the 80 runs of baseline") for n in notes)
-    kept = pd.read_excel(xlsx, sheet_name="Assumptions")
-    column = assumptions.KEY_ASSUMPTIONS_TITLE.lower()
-    assert list(kept[column].iloc[:len(assumptions.KEY_ASSUMPTIONS)]) == list(
-        assumptions.KEY_ASSUMPTIONS)
-    assert any("docs/model.md" in str(v) for v in kept[column])
-    summary = pd.read_excel(xlsx, sheet_name="Summary", nrows=3)
-    assert f"baseline: {assumptions.SPREAD_LABEL}" in summary.columns
+    front = [c.value for c in openpyxl.load_workbook(xlsx)["Overview"]["A"] if c.value]
+    assert all(line in front for line in assumptions.KEY_ASSUMPTIONS)
+    assert any("docs/model.md" in line for line in front)
+    assert assumptions.INTERVALS_NOTE in front
 
 
 def test_the_report_shows_the_key_assumptions_and_what_each_interval_is(folders, tmp_path):
@@ -262,8 +329,9 @@ def test_the_report_shows_the_key_assumptions_and_what_each_interval_is(folders,
     assert f"<h2>{assumptions.KEY_ASSUMPTIONS_TITLE}</h2>" in box
     assert re.findall(r"<li>(.*?)</li>", box) == [html.escape(a) for a in assumptions.KEY_ASSUMPTIONS]
     assert "<a href='docs/model.md'>docs/model.md</a>" in box
-    assert f"annual: {assumptions.SPREAD_LABEL}" in html.unescape(page)
-    assert f"three_year: {assumptions.PRECISION_LABEL}" in html.unescape(page)
+    summary = html.unescape(page[page.index("<h2>Summary</h2>"):page.index("<h2>Paired")])
+    assert assumptions.INTERVALS_NOTE in summary
+    assert "95% CI of mean: low" in summary and "runs' 5th percentile" in summary
     assert "Monte Carlo precision" in html.unescape(page) and "what could happen" in page
 
 
@@ -277,3 +345,38 @@ def test_a_scenario_with_uncertain_parameters_says_so_beside_its_summary(folders
     assert sentence in summary
     # it is the first scenario and not named baseline: the calibration is computed on its runs
     assert "Computed on the 40 runs of annual unsure" in page
+
+
+# ------------------------------------------------------------------ issue 12: reading the report
+
+
+def test_provenance_shows_short_hashes_with_the_full_value_on_hover(folders, tmp_path):
+    out = tmp_path / "r.html"
+    write_report([folders["annual"], folders["three_year"]], out)
+    page = out.read_text()
+    manifest = json.loads((folders["annual"] / "manifest.json").read_text())
+    full = manifest["scenario_sha256"]
+    assert f"<abbr class='hash' title='{full}'>{full[:12]}…</abbr>" in page
+    assert f">{full}<" not in page  # the full value is never a cell's text
+    assert "td.nowrap { white-space: nowrap" in page
+
+
+def test_text_cells_are_left_aligned_and_numbers_right_aligned(folders, tmp_path):
+    out = tmp_path / "r.html"
+    write_report([folders["annual"], folders["three_year"]], out)
+    page = out.read_text()
+    section = page[page.index("<h2>Paired differences</h2>"):]
+    table = section[section.index("<table>"):section.index("</table>")]
+    first = re.search(r"<tbody><tr>(.*?)</tr>", table).group(1)
+    cells = re.findall(r"<td(?: class='([^']*)')?>(.*?)</td>", first)
+    assert cells[0] == ("", "three_year") and cells[1] == ("", "annual")  # text: left
+    assert all(cls == "num" for cls, _ in cells[3:])  # numbers and shares: right
+    assert "th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left;" in page
+
+
+@pytest.mark.parametrize(("share", "text"), [(0.9998, "99.98%"), (1.0, "100%"), (0.0, "0%"),
+                                             (0.0004, "0.04%"), (0.842, "84%"), (0.996, "99.6%")])
+def test_a_near_certain_share_is_never_rounded_to_a_certainty(share, text):
+    from simulator.comparison import share_text
+
+    assert share_text(share) == text
