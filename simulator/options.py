@@ -10,26 +10,24 @@ import math
 from typing import Any
 
 
-def positive_int(text: str) -> int:
-    """A whole number of at least 1 (runs, workers, generations)."""
+def _whole_number(text: str, least: int, rule: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} {rule}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (runs, workers, generations)."""
+    return _whole_number(text, 1, "must be at least 1")
 
 
 def seed(text: str) -> int:
     """A root seed: a whole number of 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
+    return _whole_number(text, 0, "must be 0 or more")
 
 
 def json_safe(value: Any) -> Any:

@@ -215,18 +215,26 @@ def test_explore_checks_the_shipped_baseline_and_shows_the_key_assumptions():
     assert "Download docs/model.md" in labels
 
 
-def test_a_slider_move_does_not_run_the_baseline_again(monkeypatch):
+@pytest.fixture
+def ran(monkeypatch) -> list[str]:
+    """The names of the scenarios the dashboard runs a batch for, in order (a test clears it
+    once the page has opened, to count what its own changes run)."""
     from dashboard_pages import common
 
-    at = _app()
-    ran = []
+    names: list[str] = []
     real = common.run_on_pool
 
     def counting(pool, scenario, *args, **kwargs):
-        ran.append(scenario.name)
+        names.append(scenario.name)
         return real(pool, scenario, *args, **kwargs)
 
     monkeypatch.setattr(common, "run_on_pool", counting)
+    return names
+
+
+def test_a_slider_move_does_not_run_the_baseline_again(ran):
+    at = _app()
+    ran.clear()
     _apply(at, core__settlement_years=2)
     assert ran == ["annual with two-year core settlements"]  # annual and the baseline: cached
     assert "Does the baseline match the published figures?" in [h.value for h in at.subheader]
@@ -251,20 +259,11 @@ def test_uncertain_parameters_are_named_beside_the_results():
     assert not [c for c in captions if c.startswith("annual draws")]  # only where declared
 
 
-def test_several_changes_are_applied_together_in_one_rerun(monkeypatch):
+def test_several_changes_are_applied_together_in_one_rerun(ran):
     """Issue 12: each box re-ran the model through invalid intermediate combinations; now the
     controls are a form and one press of Run runs the edited scenario once."""
-    from dashboard_pages import common
-
     at = _app()
-    ran = []
-    real = common.run_on_pool
-
-    def counting(pool, scenario, *args, **kwargs):
-        ran.append(scenario.name)
-        return real(pool, scenario, *args, **kwargs)
-
-    monkeypatch.setattr(common, "run_on_pool", counting)
+    ran.clear()
     _apply(at, core__settlement_years=2, core__delay_window=(0.0, 4.0), contract_cover=0.5)
     assert ran == ["annual with 3 changes"]  # three changes, one batch
     edited = ANNUAL.with_changes({"funding.streams.core.settlement_years": 2,

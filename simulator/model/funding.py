@@ -283,6 +283,12 @@ class Funding:
         """£m a month of capital the organisation plans on in a year (all streams)."""
         return sum(s.net(self.planned_gross(s, year))[2] for s in self.streams) / 12.0
 
+    def capital_to_year_end(self, months_left: float) -> float:
+        """Capital projects can draw for the rest of the year: on hand in every stream, plus the
+        interim capital allowance of streams still unconfirmed over the months left."""
+        money = sum(s.capital for s in self.streams)
+        return money + sum(s.capital_rate for s in self.commit_streams if s.interim) * months_left
+
     def cash(self) -> float:
         """Money on hand, resource and capital, in every stream."""
         cash = 0.0

@@ -96,8 +96,7 @@ class Portfolio:
         matters because capital mostly lapses at a year end: a lump-sum test would let money that
         contracted projects cannot spend this year lapse while a project that could spend it
         waits for money counted years ahead."""
-        cover = self.org.contract_cover
-        haircut = p.margin
+        unconfirmed = (1.0 - self.org.contract_cover) * (1.0 - p.margin)
         funding = self.funding
         clock = self.clock
         year_now = clock.year
@@ -107,17 +106,14 @@ class Portfolio:
         for year in range(year_now, year_now + self.contract_lookahead + 1):
             if year == year_now:
                 months = max(clock.year_end() - clock.now, 0.0)
-                money = sum(s.capital for s in funding.streams)
-                money += sum(s.capital_rate for s in funding.commit_streams if s.interim) * months
+                money = funding.capital_to_year_end(months)
             else:
                 months = 12.0
                 money = 0.0
                 for s in funding.streams:
-                    if year < self.cs.years and s.confirmed[year]:
-                        money += s.net(float(s.amounts[year]))[2]
-                    elif cover < 1.0:
-                        money += ((1.0 - cover) * (1.0 - haircut)
-                                  * s.net(funding.planned_gross(s, year))[2])
+                    confirmed = year < self.cs.years and s.confirmed[year]
+                    trust = 1.0 if confirmed else unconfirmed
+                    money += trust * s.net(funding.planned_gross(s, year))[2]
             for c in commitments:
                 draw = min(c[0], c[1] * months, money)
                 c[0] -= draw
@@ -132,8 +128,7 @@ class Portfolio:
         now = self.clock.now
         funding = self.funding
         left = self.clock.year_end() - now
-        money = sum(s.capital for s in funding.streams)
-        money += sum(s.capital_rate for s in funding.commit_streams if s.interim) * max(left, 0.0)
+        money = funding.capital_to_year_end(max(left, 0.0))
         available = money / left if left > TINY else 0.0
         headroom = funding.planned_capital_rate(self.clock.year)
         contracted = [p for p in self.projects if p.contracted]
