@@ -12,7 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from simulator.model import compile_scenario, simulate
 from simulator.scenario import Scenario, load_scenario
@@ -43,6 +47,62 @@ def variants() -> dict[str, Scenario]:
                                             "workforce.ramp_up_months": 0.0})
     out["two_year"] = annual.with_changes({core + "settlement_years": 2,
                                            "workforce.recruitment_interval_months": 1.5})
+    out.update(randomised(shipped))
+    return out
+
+
+RANDOM_VARIANTS = 12
+
+
+def randomised(shipped: dict[str, Scenario]) -> dict[str, Scenario]:
+    """Scenarios drawn at random (a fixed seed, so the same every time): a shipped scenario with
+    five to ten levers moved across their ranges together, reaching combinations no hand-picked
+    variant does (tranches of core money, pauses under low cover, several late streams)."""
+    rng = np.random.default_rng(2026)
+    core = "funding.streams.core."
+    ext = "funding.streams.external."
+
+    def delay() -> dict[str, Any]:
+        lo = float(rng.uniform(-8.0, 6.0))
+        mode = lo + float(rng.uniform(0.0, 3.0))
+        return {"dist": "triangular", "min": lo, "mode": mode, "max": mode + float(rng.uniform(0.5, 4.0))}
+
+    moves: list[tuple[str, Callable[[], Any]]] = [
+        ("funding.baseline_budget_m", lambda: float(rng.uniform(560.0, 860.0))),
+        ("funding.real_growth", lambda: float(rng.uniform(-0.04, 0.04))),
+        (core + "confirmation_delay_months", delay),
+        (ext + "confirmation_delay_months", delay),
+        (core + "settlement_years", lambda: int(rng.integers(1, 5))),
+        (ext + "settlement_years", lambda: int(rng.integers(1, 4))),
+        (core + "amount_volatility", lambda: float(rng.uniform(0.0, 0.2))),
+        (core + "carry_over_within_settlement", lambda: float(rng.uniform(0.0, 1.0))),
+        (core + "carry_over_across_settlements", lambda: float(rng.uniform(0.0, 0.3))),
+        (ext + "tranches", lambda: int(rng.integers(1, 7))),
+        (ext + "capital_share", lambda: float(rng.uniform(0.0, 0.3))),
+        ("organisation.interim_fraction", lambda: float(rng.uniform(0.3, 1.0))),
+        ("organisation.contract_cover", lambda: float(rng.uniform(0.0, 0.5))),
+        ("organisation.minor_works_m_per_year", lambda: float(rng.uniform(0.0, 120.0))),
+        ("organisation.fixed_costs_m_per_year", lambda: float(rng.uniform(120.0, 220.0))),
+        ("organisation.late_spend_window_months", lambda: float(rng.uniform(0.0, 6.0))),
+        ("organisation.temporary_capacity_max_fraction", lambda: float(rng.uniform(0.0, 0.3))),
+        ("organisation.prudence_sd", lambda: float(rng.uniform(0.0, 2.0))),
+        ("organisation.planning_years", lambda: int(rng.integers(1, 5))),
+        ("workforce.attrition_per_year", lambda: float(rng.uniform(0.03, 0.15))),
+        ("workforce.ramp_up_months", lambda: float(rng.uniform(0.0, 12.0))),
+        ("workforce.recruitment_interval_months", lambda: float(rng.choice([1.0, 2.5, 3.0, 6.0]))),
+        ("operations.legacy_decay_per_year", lambda: float(rng.uniform(0.0, 0.06))),
+        ("capabilities.it_modernisation.capex_m", lambda: float(rng.uniform(30.0, 200.0))),
+        ("capabilities.it_modernisation.remobilisation_months", lambda: float(rng.uniform(0.0, 6.0))),
+    ]
+    bases = ["annual", "three_year", "baseline", "three_year_early", "less_external"]
+    out = {}
+    for i in range(RANDOM_VARIANTS):
+        base = shipped[bases[i % len(bases)]]
+        chosen = rng.choice(len(moves), size=int(rng.integers(5, 11)), replace=False)
+        changes = {moves[j][0]: moves[j][1]() for j in sorted(chosen)}
+        if i % 2:
+            changes["horizon.years"] = int(rng.integers(3, 11))
+        out[f"random_{i:02d}"] = base.with_changes(changes)
     return out
 
 
