@@ -6,9 +6,25 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test bench lint clean venv dashboard
+.PHONY: demo test bench lint clean venv dashboard native
 
 venv: $(STAMP)
+
+# The compiled model (simulator/native.py): mypyc and a C compiler with the Python headers,
+# installed here if missing. tools/build_native.py rebuilds only when a model source changed;
+# without a build the plain-Python model runs (`fundsim --version` says which).
+NATIVE_SOURCES := $(wildcard simulator/model/*.py) simulator/native.py tools/build_native.py
+NATIVE_STAMP := build/native/.built
+
+native: $(NATIVE_STAMP)
+
+$(NATIVE_STAMP): $(STAMP) $(NATIVE_SOURCES)
+	command -v gcc >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc)
+	test -f "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev)
+	mkdir -p build
+	$(BIN)/python tools/build_native.py
+	touch $(NATIVE_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,15 +36,15 @@ $(STAMP): pyproject.toml
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-demo: $(STAMP)
+demo: $(STAMP) $(NATIVE_STAMP)
 	$(BIN)/fundsim run scenarios/annual.toml scenarios/three_year.toml --runs 1000 --seed 1 --out results/demo --force
 	$(BIN)/fundsim compare results/demo/annual results/demo/three_year
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(NATIVE_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(NATIVE_STAMP)
 	$(BIN)/python benchmarks/bench_run.py
 	$(BIN)/python benchmarks/bench_dashboard.py
 	$(BIN)/python benchmarks/bench_batch.py
@@ -40,4 +56,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache build

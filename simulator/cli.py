@@ -35,7 +35,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import __version__, calibrate_command, export, folders, limits, locking
+from . import __version__, calibrate_command, export, folders, limits, locking, native
 from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci, share_text
 from .batch import preflight, run_streaming
 from .errors import FundsimError, ModelError, ScenarioError, UsageError
@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fundsim",
         description="Simulate what the shape of funding (settlement length, confirmation timing, "
                     "in-year money) does to delivery, with uncertainty bands.")
-    parser.add_argument("--version", action="version", version=f"fundsim {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"fundsim {__version__}; model: {native.status().describe()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check scenario files; print what is wrong or ok",

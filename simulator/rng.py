@@ -63,9 +63,15 @@ class DrawCatalogue:
 
     def uniforms(self, seed: int, run: int) -> np.ndarray:
         """Uniforms in (0, 1), one per registered draw, for this seed and run."""
+        return self.uniforms_many(seed, run, run + 1)[0]
+
+    def uniforms_many(self, seed: int, start: int, stop: int) -> np.ndarray:
+        """`uniforms` of runs [start, stop), one row a run, in one vectorised pass (the integer
+        hashing is exact, so each row is bit for bit that run's `uniforms`)."""
         if self._keys is None:
             self._keys = np.array([name_key(n) for n in self._names], dtype=np.uint64)
-        x = _fmix64(self._keys ^ run_key(seed, run))
+        runs = np.array([run_key(seed, run) for run in range(start, stop)], dtype=np.uint64)
+        x = _fmix64(self._keys[np.newaxis, :] ^ runs[:, np.newaxis])
         x = _fmix64(x + _GOLDEN)
         # 52 bits plus a half: strictly inside (0, 1) (53 bits plus a half can round up to 1.0).
         return ((x >> _S12).astype(np.float64) + 0.5) * _TO_UNIT

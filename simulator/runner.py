@@ -19,9 +19,11 @@ from .model import (
     MONTH_OUTPUTS,
     RUN_OUTPUTS,
     YEAR_OUTPUTS,
+    ChunkArrays,
     CompiledScenario,
     compile_scenario,
     simulate,
+    simulate_runs,
 )
 from .scenario import Scenario
 
@@ -59,9 +61,24 @@ def _simulate(cs: CompiledScenario, seed: int, run: int):
     try:
         return simulate(cs, seed, run)
     except (ArithmeticError, ValueError, RecursionError) as exc:
-        raise ModelError(f"{cs.scenario.name}: run {run} (seed {seed}) cannot be computed "
-                         f"({type(exc).__name__}: {exc}); the scenario's values are outside what "
-                         "the model can compute: check its largest and smallest numbers") from None
+        raise _cannot_compute(cs, seed, run, exc) from None
+
+
+def _simulate_runs(cs: CompiledScenario, seed: int, start: int, stop: int) -> ChunkArrays:
+    """Runs [start, stop) in one call; on an arithmetic failure, the runs one at a time, so the
+    error names the first run that fails."""
+    try:
+        return simulate_runs(cs, seed, start, stop)
+    except (ArithmeticError, ValueError, RecursionError):
+        for run in range(start, stop):
+            _simulate(cs, seed, run)
+        raise
+
+
+def _cannot_compute(cs: CompiledScenario, seed: int, run: int, exc: BaseException) -> ModelError:
+    return ModelError(f"{cs.scenario.name}: run {run} (seed {seed}) cannot be computed "
+                      f"({type(exc).__name__}: {exc}); the scenario's values are outside what "
+                      "the model can compute: check its largest and smallest numbers")
 
 
 # Outputs that may be NaN: a cost per disruption where there were none is not a number, honestly.
@@ -113,16 +130,8 @@ class Chunk:
 
 def simulate_chunk(scenario: Scenario, seed: int, start: int, stop: int) -> Chunk:
     """Runs [start, stop) of a batch, as arrays. Pure: the same arguments give the same bits."""
-    cs = _compiled(scenario)
-    n = stop - start
-    runs = np.empty((n, len(RUN_OUTPUTS)))
-    years = np.empty((n, cs.years, len(YEAR_OUTPUTS)))
-    months = np.empty((n, cs.months, len(MONTH_OUTPUTS)))
-    for i, run in enumerate(range(start, stop)):
-        out = _simulate(cs, seed, run)
-        runs[i] = [out.run[k] for k in RUN_OUTPUTS]
-        years[i] = np.column_stack([out.years[k] for k in YEAR_OUTPUTS])
-        months[i] = np.column_stack([out.months[k] for k in MONTH_OUTPUTS])
+    arrays = _simulate_runs(_compiled(scenario), seed, start, stop)
+    runs, years, months = arrays.runs, arrays.years, arrays.months
     check_outputs(scenario.name, start, RUN_OUTPUTS, runs, "per-run")
     check_outputs(scenario.name, start, YEAR_OUTPUTS, years, "per-year")
     check_outputs(scenario.name, start, MONTH_OUTPUTS, months, "monthly")

@@ -175,3 +175,26 @@ def test_poisson_ppf_is_monotone_in_u_and_in_the_mean(u1, u2, m1, m2):
     at = lambda u, m: float(poisson_ppf(np.array([u]), np.array([m]))[0])  # noqa: E731
     assert at(ua, ma) <= at(ub, ma)
     assert at(ua, ma) <= at(ua, mb)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_distribution, st.lists(_u, min_size=1, max_size=20))
+def test_ppf_array_is_ppf_bit_for_bit(dist, us):
+    """A chunk's draws (`ppf_array`) are each run's draws (`ppf`), to the last bit: the compiled
+    and chunked model's outputs rest on it."""
+    one_at_a_time = np.array([dist.ppf(u) for u in us])
+    at_once = dist.ppf_array(np.array(us))
+    assert one_at_a_time.tobytes() == np.asarray(at_once, dtype=float).tobytes()
+
+
+def test_poisson_ppf_gives_the_same_counts_in_any_shape():
+    """A chunk's Poisson counts do not depend on the chunk: a (runs, months) array gives each
+    run's counts."""
+    rng = np.random.default_rng(3)
+    u, mean = rng.random((7, 30)), rng.uniform(0, 300, (7, 30))
+    rows = np.array([poisson_ppf(u[i], mean[i]) for i in range(7)])
+    np.testing.assert_array_equal(poisson_ppf(u, mean), rows)
+
+
+def test_poisson_ppf_of_an_infinite_mean_is_infinite():
+    assert poisson_ppf(np.array([0.5]), np.array([np.inf]))[0] == np.inf

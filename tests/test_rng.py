@@ -61,3 +61,10 @@ def test_the_largest_hash_still_gives_a_uniform_below_one():
     top = np.array([np.iinfo(np.uint64).max], dtype=np.uint64)
     u = ((top >> rng._S12).astype(np.float64) + 0.5) * rng._TO_UNIT
     assert 0.0 < u[0] < 1.0
+
+
+def test_uniforms_for_a_chunk_are_each_runs_uniforms():
+    cat = _catalogue(("a", 7), ("b", 3))
+    chunk = cat.uniforms_many(seed=4, start=10, stop=15)
+    for i, run in enumerate(range(10, 15)):
+        assert chunk[i].tobytes() == cat.uniforms(seed=4, run=run).tobytes()

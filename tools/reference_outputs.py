@@ -2,9 +2,11 @@
 
 `python tools/reference_outputs.py write FILE` stores, for every shipped scenario and a set of
 variants that exercise each mechanism (tranches, pauses and remobilisation, thaw campaigns,
-negative growth, interim allowances, emergency cover), a sha256 of every output array of every
-run. `check FILE` recomputes them and lists any that differ. Used to check the split of the model
-into components (issue 8) left every output bit-identical.
+negative growth, interim allowances, emergency cover) and randomised ones, a sha256 of every output
+array of every run. `check FILE` recomputes them, one run at a time and in chunks, and lists any
+that differ. Used to check the split of the model into components (issue 8) and the compiled,
+chunked model (issue 10) left every output bit-identical; tests/test_reference_outputs.py runs it
+against tests/data/reference_outputs.json, the outputs of the model before issue 10.
 """
 
 from __future__ import annotations
@@ -12,18 +14,28 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simulator.model import compile_scenario, simulate
+from simulator.model import (
+    MONTH_OUTPUTS,
+    RUN_OUTPUTS,
+    YEAR_OUTPUTS,
+    CompiledScenario,
+    RunOutput,
+    compile_scenario,
+    simulate,
+    simulate_runs,
+)
 from simulator.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 120
 SEED = 11
+CHUNK = 37  # runs a chunk when checking the chunk path (not a divisor of RUNS: a short last chunk)
 
 
 def variants() -> dict[str, Scenario]:
@@ -106,33 +118,44 @@ def randomised(shipped: dict[str, Scenario]) -> dict[str, Scenario]:
     return out
 
 
-def fingerprints() -> dict[str, dict[str, str]]:
+def _digest(digests: dict[str, hashlib._Hash], output: RunOutput) -> None:
+    for label, group in (("run", output.run), ("years", output.years), ("months", output.months)):
+        for key in sorted(group):
+            digest = digests.setdefault(f"{label}/{key}", hashlib.sha256())
+            digest.update(repr(group[key]).encode() if isinstance(group[key], float)
+                          else group[key].tobytes())
+
+
+def _chunk_outputs(compiled: CompiledScenario, chunk: int) -> Iterator[RunOutput]:
+    """Each run's outputs read from chunks of `chunk` runs, in the form `simulate` gives them."""
+    for start in range(0, RUNS, chunk):
+        arrays = simulate_runs(compiled, SEED, start, min(start + chunk, RUNS))
+        for i in range(len(arrays.runs)):
+            yield RunOutput(
+                {k: float(arrays.runs[i, j]) for j, k in enumerate(RUN_OUTPUTS)},
+                {k: np.ascontiguousarray(arrays.years[i, :, j]) for j, k in enumerate(YEAR_OUTPUTS)},
+                {k: np.ascontiguousarray(arrays.months[i, :, j])
+                 for j, k in enumerate(MONTH_OUTPUTS)})
+
+
+def fingerprints(chunk: int | None = None) -> dict[str, dict[str, str]]:
     """Per scenario, one sha256 per output (run/<name>, years/<name>, months/<name>), so a change
-    that only adds outputs can show that every existing one is unchanged."""
+    that only adds outputs can show that every existing one is unchanged. Runs are simulated one
+    at a time (`simulate`), or, with `chunk`, that many at a time (`simulate_runs`)."""
     result = {}
     for name, scenario in variants().items():
         digests: dict[str, hashlib._Hash] = {}
         compiled = compile_scenario(scenario)
-        for run in range(RUNS):
-            output = simulate(compiled, SEED, run)
-            for label, group in (("run", output.run), ("years", output.years),
-                                 ("months", output.months)):
-                for key in sorted(group):
-                    digest = digests.setdefault(f"{label}/{key}", hashlib.sha256())
-                    digest.update(repr(group[key]).encode() if isinstance(group[key], float)
-                                  else group[key].tobytes())
+        outputs = (_chunk_outputs(compiled, chunk) if chunk else
+                   (simulate(compiled, SEED, run) for run in range(RUNS)))
+        for output in outputs:
+            _digest(digests, output)
         result[name] = {key: d.hexdigest() for key, d in sorted(digests.items())}
     return result
 
 
-def main() -> int:
-    command, file = sys.argv[1], Path(sys.argv[2])
-    now = fingerprints()
-    if command == "write":
-        file.write_text(json.dumps(now, indent=1))
-        print(f"wrote {len(now)} fingerprints to {file}")
-        return 0
-    stored = json.loads(file.read_text())
+def compare(stored: dict[str, dict[str, str]], now: dict[str, dict[str, str]], how: str) -> list[str]:
+    """The scenarios whose stored outputs differ from `now`, printed with the outputs that do."""
     differ = []
     for name, outputs in stored.items():
         current = now.get(name, {})
@@ -140,10 +163,24 @@ def main() -> int:
         added = sorted(set(current) - set(outputs))
         if changed:
             differ.append(name)
-            print(f"DIFFERS: {name}: {', '.join(changed)}")
+            print(f"DIFFERS ({how}): {name}: {', '.join(changed)}")
         if added:
             print(f"new outputs in {name} (not compared): {', '.join(added)}")
-    print(f"{len(stored) - len(differ)} of {len(stored)} scenarios bit-identical in every stored output")
+    print(f"{how}: {len(stored) - len(differ)} of {len(stored)} scenarios bit-identical in every "
+          "stored output")
+    return differ
+
+
+def main() -> int:
+    command, file = sys.argv[1], Path(sys.argv[2])
+    if command == "write":
+        now = fingerprints()
+        file.write_text(json.dumps(now, indent=1))
+        print(f"wrote {len(now)} fingerprints to {file}")
+        return 0
+    stored = json.loads(file.read_text())
+    differ = compare(stored, fingerprints(), "one run at a time")
+    differ += compare(stored, fingerprints(chunk=CHUNK), f"chunks of {CHUNK} runs")
     return 1 if differ else 0
 
 

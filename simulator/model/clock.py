@@ -14,23 +14,50 @@ TINY = 1e-9
 
 class Clock:
     """Months since the run began (`now`), the fiscal year in progress, and `at` to run an action
-    at a later time as a SimPy timeout (events at equal times run in the order they were set)."""
+    at a later time as a SimPy timeout (events at equal times run in the order they were set).
+
+    `now` is the SimPy time of the event being handled, kept as a plain float: every timed action
+    sets it as it fires, and the calendar process as it resumes. Read through SimPy's
+    `Environment.now` property it cost an interpreted call several hundred times a run."""
 
     def __init__(self) -> None:
         self.env = simpy.Environment()
         self.year = 0
-
-    @property
-    def now(self) -> float:
-        return self.env.now
+        self.now = 0.0
 
     def year_end(self) -> float:
         """When the fiscal year in progress ends (months since the start)."""
         return 12.0 * (self.year + 1)
 
-    def at(self, when: float, action: Callable[[], object]) -> None:
-        event = self.env.timeout(when - self.env.now)
-        event.callbacks.append(lambda _e: action())
+    def at(self, when: float, action: Callable[[], None]) -> float:
+        """Run `action` at `when` (a SimPy timeout whose callback sets `now` first); returns the
+        time SimPy gives it: its clock plus the delay, rounded as SimPy rounds it."""
+        return self._after(when - self.now, action)
+
+    def _after(self, delay: float, action: Callable[[], None]) -> float:
+        fires = self.now + delay
+        event = self.env.timeout(delay)
+        event.callbacks.append(Timed(self, fires, action))
+        return fires
+
+    def timeout(self, when: float) -> tuple[simpy.Timeout, float]:
+        """A timeout at `when` for the calendar process to yield, and the time SimPy gives it (the
+        process sets `now` to it when it resumes)."""
+        delay = when - self.now
+        return self.env.timeout(delay), self.now + delay
+
+
+class Timed:
+    """A timed action: the callback of its SimPy timeout."""
+
+    def __init__(self, clock: Clock, fires: float, action: Callable[[], None]) -> None:
+        self.clock = clock
+        self.fires = fires
+        self.action = action
+
+    def __call__(self, _event: simpy.Event) -> None:
+        self.clock.now = self.fires
+        self.action()
 
 
 def decayed_span(rate: float, dt: float) -> float:

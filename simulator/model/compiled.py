@@ -24,6 +24,7 @@ class CompiledStream:
     period_starts: tuple[int, ...]  # first fiscal year (0-based) of each settlement period
     tranche_stream: bool
     real_growth: float
+    expected_ahead: tuple[float, ...]  # `expected(year)` for the horizon and LOOK_AHEAD years past it
 
     def expected(self, year: int) -> float:
         """Expected gross amount in a fiscal year, past the horizon too (the organisation plans
@@ -32,6 +33,11 @@ class CompiledStream:
         if year <= last:
             return float(self.expected_m[year])
         return float(self.expected_m[last]) * (1.0 + self.real_growth) ** (year - last)
+
+
+LOOK_AHEAD_YEARS = 24
+"""Years past the horizon whose expected amounts are laid out in advance (plans look ahead up to
+`planning_years` <= 10 years from a recruit's arrival; further years are computed when asked)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class CompiledScenario:
     projects: tuple[CompiledProject, ...]
     draws: DrawCatalogue
     recruit_cycles: int
+    contract_lookahead: int  # years of planned capital a contract may count on
 
     @property
     def sha256(self) -> str:
@@ -64,7 +71,8 @@ class CompiledScenario:
         values = uncertain.draw(self.scenario, u[self.draws.slice("uncertain")])
         drawn = self.scenario.with_values(values)
         streams, projects = _lay_out(drawn)
-        return dataclasses.replace(self, scenario=drawn, streams=streams, projects=projects)
+        return dataclasses.replace(self, scenario=drawn, streams=streams, projects=projects,
+                                   contract_lookahead=_lookahead(projects))
 
 
 def _lay_out(scenario: Scenario) -> tuple[tuple[CompiledStream, ...], tuple[CompiledProject, ...]]:
@@ -76,8 +84,10 @@ def _lay_out(scenario: Scenario) -> tuple[tuple[CompiledStream, ...], tuple[Comp
     for name in sorted(scenario.funding.streams):
         spec = scenario.funding.streams[name]
         starts = tuple(range(0, years, spec.settlement_years))
-        streams.append(CompiledStream(name, spec, totals * spec.share, starts,
-                                      spec.arrival == "tranches", growth))
+        stream = CompiledStream(name, spec, totals * spec.share, starts, spec.arrival == "tranches",
+                                growth, ())
+        ahead = tuple(stream.expected(y) for y in range(years + LOOK_AHEAD_YEARS))
+        streams.append(dataclasses.replace(stream, expected_ahead=ahead))
     projects = sorted(scenario.capabilities.items(), key=lambda kv: (kv[1].priority, kv[0]))
     return tuple(streams), tuple(CompiledProject(name, spec) for name, spec in projects)
 
@@ -111,4 +121,10 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     if scenario.uncertain:
         # Keyed by field path: two scenarios declaring a field draw the same value in a run.
         draws.add("uncertain", uncertain.draw_names(scenario))
-    return CompiledScenario(scenario, years, months, streams, projects, draws, cycles)
+    return CompiledScenario(scenario, years, months, streams, projects, draws, cycles,
+                            _lookahead(projects))
+
+
+def _lookahead(projects: tuple[CompiledProject, ...]) -> int:
+    """Years of planned capital a contract may count on: the longest project's expected lead."""
+    return max((math.ceil(p.spec.lead_time_months.mean() / 12.0) for p in projects), default=0)

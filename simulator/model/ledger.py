@@ -33,8 +33,19 @@ class Ledger:
         self.operations = operations
         self.t_last = 0.0
         self.interim_months = 0.0  # months spent under the planning freeze
-        self._span_memo: dict[float, tuple[float, float, float, float, float]] = {}
-        self._memo_rates = (workforce.h, operations.b)
+        # The spans of the last piece's length and rates (most pieces are whole months).
+        self._memo_dt = -1.0
+        self._memo_h = self._memo_b = 0.0
+        self._memo = (0.0, 0.0, 0.0, 0.0, 0.0)
+        # Sums of the month and the year being posted, kept as plain floats and written to the
+        # records when the month or year changes (`flush`): the same additions in the same order
+        # as adding to the records' lists, without a list read and write for each.
+        self._month = 0
+        self._mu_priority = self._mu_other = 0.0
+        self._year = 0
+        self._mean_fte = self._mean_temporary_fte = 0.0
+        self._spent = self._temporary_spend = self._staff_pay = 0.0
+        self._capability_spend = self._minor_works = 0.0
 
     def advance_to(self, t: float) -> None:
         """Integrate everything from the last posting to `t`, splitting at month ends."""
@@ -48,19 +59,28 @@ class Ledger:
                 self._record_month(month)
 
     def _spans(self, dt: float) -> tuple[float, float, float, float, float]:
-        """Decay factors and decayed spans over a piece of length dt, memoised while the attrition
-        and legacy-decay rates stay the same: most pieces are whole months, so the same few
-        lengths recur (same inputs, same bits)."""
+        """Decay factors and decayed spans over a piece of length dt, kept for the next piece of
+        the same length and rates (same inputs, same bits)."""
         h, b = self.workforce.h, self.operations.b
-        if (h, b) != self._memo_rates:
-            self._span_memo.clear()
-            self._memo_rates = (h, b)
-        found = self._span_memo.get(dt)
-        if found is None:
-            found = (math.exp(-h * dt), decayed_span(h, dt), decayed_span(b, dt),
-                     decayed_span(h + b, dt), math.exp(-b * dt))
-            self._span_memo[dt] = found
-        return found
+        if dt != self._memo_dt or h != self._memo_h or b != self._memo_b:
+            self._memo = (math.exp(-h * dt), decayed_span(h, dt), decayed_span(b, dt),
+                          decayed_span(h + b, dt), math.exp(-b * dt))
+            self._memo_dt, self._memo_h, self._memo_b = dt, h, b
+        return self._memo
+
+    def flush(self) -> None:
+        """Write the month's and the year's sums to the records."""
+        m, y = self.m, self.y
+        m.mu_priority[self._month] = self._mu_priority
+        m.mu_other[self._month] = self._mu_other
+        year = self._year
+        y.mean_fte[year] = self._mean_fte
+        y.mean_temporary_fte[year] = self._mean_temporary_fte
+        y.spent_m[year] = self._spent
+        y.temporary_spend_m[year] = self._temporary_spend
+        y.staff_pay_m[year] = self._staff_pay
+        y.capability_spend_m[year] = self._capability_spend
+        y.minor_works_m[year] = self._minor_works
 
     def _post(self, month: int, dt: float) -> None:
         decay_h, span_h, span_b, span_hb, decay_b = self._spans(dt)
@@ -75,17 +95,27 @@ class Ledger:
         effective_staff = wf.f_full + RAMP_PRODUCTIVITY * wf.f_ramp
         mu = ops.per_fte_month * ops.productivity * (effective_staff * span_hb + temp_value * span_b)
         share = min(1.0, max(0.0, ops.priority_share))
-        self.m.mu_priority[month] += mu * share
-        self.m.mu_other[month] += mu * (1.0 - share)
         year = self.clock.year
-        y = self.y.data
-        y["mean_fte"][year] += staff * span_h / 12.0
-        y["mean_temporary_fte"][year] += temp_fte * dt / 12.0
+        if month != self._month or year != self._year:
+            self.flush()
+            if month != self._month:
+                self._month = month
+                self._mu_priority = self._mu_other = 0.0
+            if year != self._year:
+                self._year = year
+                self._mean_fte = self._mean_temporary_fte = 0.0
+                self._spent = self._temporary_spend = self._staff_pay = 0.0
+                self._capability_spend = self._minor_works = 0.0
+        self._mu_priority += mu * share
+        self._mu_other += mu * (1.0 - share)
+        self._mean_fte += staff * span_h / 12.0
+        self._mean_temporary_fte += temp_fte * dt / 12.0
         if funding.frozen:
             self.interim_months += dt
         capex = premium = minor = 0.0
-        if self.portfolio.any_contracted:
-            capex, premium, minor = self.portfolio.progress(self.t_last, dt)
+        portfolio = self.portfolio
+        if portfolio.any_contracted:
+            capex, premium, minor = portfolio.progress(self.t_last, dt)
         # State moves on.
         wf.f_full *= decay_h
         wf.f_ramp *= decay_h
@@ -98,14 +128,16 @@ class Ledger:
         if capex or minor:
             uncovered += pay_capital(funding.capital_streams, capex + minor)
         if uncovered > TINY:
-            y["emergency_cover_m"][year] += uncovered
-            y["received_m"][year] += uncovered
-        y["spent_m"][year] += commitments + temp_cost + capex + minor
-        y["temporary_spend_m"][year] += temp_cost
-        y["staff_pay_m"][year] += pay
-        y["capability_spend_m"][year] += capex
-        y["minor_works_m"][year] += minor
-        y["overrun_cost_m"][year] += premium
+            # Shared with funding's records of the year: added to the list in event order.
+            self.y.emergency_cover_m[year] += uncovered
+            self.y.received_m[year] += uncovered
+        self._spent += commitments + temp_cost + capex + minor
+        self._temporary_spend += temp_cost
+        self._staff_pay += pay
+        self._capability_spend += capex
+        self._minor_works += minor
+        if premium > 0.0:  # adding nothing to a sum of non-negative numbers changes no bit
+            self.y.overrun_cost_m[year] += premium
 
     def _record_month(self, month: int) -> None:
         m = self.m

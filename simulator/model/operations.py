@@ -1,17 +1,14 @@
 """Operations: how staff become disruptions. Productivity decays while legacy IT is in service and
 rises with each delivered capability; a share of disruptions is against priority groups; each
-month's count is one Poisson draw of its expected number, from the month's keyed uniform."""
+month's count is one Poisson draw of its expected number, from the month's keyed uniform (drawn for
+a whole chunk of runs at once: `chunk.py`)."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ..distributions import poisson_ppf
 from ..scenario import Capability, Organisation
 from ..scenario import Operations as OperationsSpec
-from .compiled import CompiledScenario
 
 RAMP_PRODUCTIVITY = 0.5
 """A recruit still ramping up counts as half an FTE: the average of a linear ramp from 0 to 1."""
@@ -45,12 +42,3 @@ class Operations:
         return (self.fixed_month + (0.0 if self.modernised else self.legacy_month)
                 + self.run_cost_month) * dt
 
-
-def draw_disruptions(cs: CompiledScenario, u: np.ndarray, mu_priority: list[float],
-                     mu_other: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    """Each month's priority and other disruptions: Poisson counts of the month's expected numbers,
-    drawn by inversion from keyed uniforms, so a change elsewhere never shifts these draws."""
-    draws = cs.draws
-    priority = poisson_ppf(u[draws.slice("disrupt/priority")], np.asarray(mu_priority))
-    other = poisson_ppf(u[draws.slice("disrupt/other")], np.asarray(mu_other))
-    return priority, other

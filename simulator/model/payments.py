@@ -8,13 +8,28 @@ from .funding import StreamState
 
 def pay_resource(streams: list[StreamState], amount: float) -> float:
     """Pay from the streams' resource money in order; return what none of it covered."""
-    return _pay_from(streams, amount, "resource")
+    for s in streams:
+        if amount <= 0.0:
+            return 0.0
+        have = s.resource
+        use = have if have < amount else amount
+        s.resource = have - use
+        amount -= use
+    return amount if amount > 0.0 else 0.0
 
 
 def pay_capital(streams: list[StreamState], amount: float) -> float:
     """Pay from the streams' capital money in order, then under an interim capital allowance (an
     advance charged at confirmation); return what neither covered."""
-    amount = _pay_from(streams, amount, "capital")
+    for s in streams:
+        if amount <= 0.0:
+            return 0.0
+        have = s.capital
+        use = have if have < amount else amount
+        s.capital = have - use
+        amount -= use
+    if amount <= 0.0:
+        return 0.0
     for s in streams:
         if amount <= 0.0:
             return 0.0
@@ -65,13 +80,3 @@ def pay_temporary(pay: list[tuple[StreamState, float]], dt: float) -> float:
         uncovered += cost - use
     return uncovered
 
-
-def _pay_from(streams: list[StreamState], amount: float, pool: str) -> float:
-    for s in streams:
-        if amount <= 0.0:
-            return 0.0
-        have = getattr(s, pool)
-        use = have if have < amount else amount
-        setattr(s, pool, have - use)
-        amount -= use
-    return amount if amount > 0.0 else 0.0

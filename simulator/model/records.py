@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,22 +40,43 @@ class RunOutput:
     months: dict[str, np.ndarray]
 
 
-@dataclass
 class YearRecord:
-    """Per-fiscal-year accumulators, one list per name in `YEAR_OUTPUTS`."""
+    """Per-fiscal-year accumulators, one list per name in `YEAR_OUTPUTS` that the event loop adds
+    to (the disruption counts and the cost per disruption are filled after it). Attributes, not a
+    dict of lists: the compiled model reads and writes them as fixed fields."""
 
-    n: int
-    data: dict[str, list[float]] = field(init=False)
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.lapsed_funds_m = [0.0] * n
+        self.capability_spend_m = [0.0] * n
+        self.overrun_cost_m = [0.0] * n
+        self.projects_delivered = [0.0] * n
+        self.project_pauses = [0.0] * n
+        self.mean_fte = [0.0] * n
+        self.final_productivity = [0.0] * n
+        self.mean_temporary_fte = [0.0] * n
+        self.temporary_spend_m = [0.0] * n
+        self.overhead_m = [0.0] * n
+        self.emergency_cover_m = [0.0] * n
+        self.received_m = [0.0] * n
+        self.carried_in_m = [0.0] * n
+        self.spent_m = [0.0] * n
+        self.carried_out_m = [0.0] * n
+        self.staff_pay_m = [0.0] * n
+        self.capital_received_m = [0.0] * n
+        self.capital_lapsed_m = [0.0] * n
+        self.minor_works_m = [0.0] * n
 
-    def __post_init__(self) -> None:
-        # Plain lists: indexing a Python list is several times cheaper than a numpy element.
-        self.data = {k: [0.0] * self.n for k in YEAR_OUTPUTS}
-
-    def add(self, key: str, year: int, value: float) -> None:
-        self.data[key][year] += value
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v) for k, v in self.data.items()}
+    def table(self) -> list[list[float]]:
+        """Every output of `YEAR_OUTPUTS` in its order (zeros for the disruption counts and the
+        cost per disruption, which are filled from the monthly draws)."""
+        zeros = [0.0] * self.n
+        return [zeros, zeros, zeros, self.lapsed_funds_m, self.capability_spend_m,
+                self.overrun_cost_m, self.projects_delivered, self.project_pauses, self.mean_fte,
+                self.final_productivity, zeros, self.mean_temporary_fte, self.temporary_spend_m,
+                self.overhead_m, self.emergency_cover_m, self.received_m, self.carried_in_m,
+                self.spent_m, self.carried_out_m, self.staff_pay_m, self.capital_received_m,
+                self.capital_lapsed_m, self.minor_works_m]
 
 
 class MonthRecord:
@@ -69,3 +90,22 @@ class MonthRecord:
         self.temporary_fte = [0.0] * months
         self.productivity = [0.0] * months
         self.cash = [0.0] * months
+
+
+class RunDraws:
+    """One run's random draws, already turned into values by the chunk (see `draws.py`): what
+    each component reads when it is built, as plain lists, so a run does no numpy work."""
+
+    def __init__(self, amounts: list[list[float]], delays: list[list[float]],
+                 tranches: list[list[float]], leads: list[float], outturns: list[float],
+                 margins: list[float], recruit: list[float], thaw: list[float],
+                 news: list[float]) -> None:
+        self.amounts = amounts  # per stream (compiled order): realised gross amount per year
+        self.delays = delays  # per stream: confirmation delay (months) of each settlement period
+        self.tranches = tranches  # per stream: uniforms of its tranche times, year by year
+        self.leads = leads  # per project (contracting order): lead time at full profile
+        self.outturns = outturns  # per project: capex x drawn cost growth
+        self.margins = margins  # per project: the board's haircut on unconfirmed money
+        self.recruit = recruit  # recruitment lead of each regular cycle
+        self.thaw = thaw  # ... of the campaign when a freeze lifts, per year
+        self.news = news  # ... of the campaign when later years' money is confirmed, per year

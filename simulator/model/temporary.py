@@ -15,7 +15,7 @@ class TemporaryCapacity:
 
     def __init__(self, org: Organisation, clock: Clock, funding: Funding,
                  workforce: Workforce) -> None:
-        self.org = org
+        self.max_fraction = org.temporary_capacity_max_fraction
         self.clock = clock
         self.funding = funding
         self.workforce = workforce
@@ -60,14 +60,18 @@ class TemporaryCapacity:
             need -= use
             if s.resource - use > TINY:
                 spare.append((s, s.resource - use))
-        budget = sum(x for _, x in spare)
+        budget = 0.0
+        for _, x in spare:
+            budget += x
         if budget <= TINY:
             return
-        ceiling = (self.org.temporary_capacity_max_fraction * self.workforce.in_post
-                   * self.cost_fte_month)
+        ceiling = self.max_fraction * self.workforce.in_post * self.cost_fte_month
         rate = min(budget / left, ceiling)
         self.rate = rate
         self.pay = [(s, rate * x / budget) for s, x in spare]
         # Each stream's money is spent pro rata, so the part that landed late (and buys less in
         # the year-end rush) is its late-loss share.
-        self.value = 1.0 - sum(x * s.late_loss for s, x in spare) / budget
+        late = 0.0
+        for s, x in spare:
+            late += x * s.late_loss
+        self.value = 1.0 - late / budget

@@ -5,21 +5,19 @@ establishment the organisation can afford, and the resource money its commitment
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from ..scenario import Organisation
 from ..scenario import Workforce as WorkforceSpec
 from .clock import Clock, decayed_span
-from .compiled import CompiledScenario
+from .records import RunDraws
 
 if TYPE_CHECKING:
     from .funding import Funding
     from .operations import Operations
     from .portfolio import Portfolio
+    from .run import Run
 
 MIN_COHORT_FTE = 1.0
 """Recruitment campaigns smaller than one post are not run."""
@@ -36,11 +34,12 @@ class Cohort:
 class Workforce:
     """Staff in post and in the pipeline, and the rules for hiring them."""
 
-    def __init__(self, cs: CompiledScenario, spec: WorkforceSpec, org: Organisation,
-                 u: np.ndarray, clock: Clock) -> None:
-        self.cs = cs
-        self.spec = spec
-        self.org = org
+    def __init__(self, spec: WorkforceSpec, org: Organisation, draws: RunDraws,
+                 clock: Clock) -> None:
+        self.ramp_up_months = spec.ramp_up_months
+        self.planning_years = org.planning_years
+        self.fixed_costs = org.fixed_costs_m_per_year
+        self.legacy_it_cost = org.legacy_it_cost_m_per_year
         self.clock = clock
         self.h_settled = -math.log(1.0 - spec.attrition_per_year) / 12.0
         self.h_unsettled = -math.log(
@@ -50,20 +49,19 @@ class Workforce:
         self.f_full = float(spec.initial_fte)  # FTE fully productive
         self.f_ramp = 0.0  # FTE still ramping up
         self.pipeline: list[Cohort] = []
-        self.recruit_leads = [spec.recruitment_lead_months.ppf(x)
-                              for x in u[cs.draws.slice("recruit")]]
-        self.thaw_leads = [spec.recruitment_lead_months.ppf(x) for x in u[cs.draws.slice("thaw")]]
-        self.news_leads = [spec.recruitment_lead_months.ppf(x) for x in u[cs.draws.slice("news")]]
+        self.recruit_leads = draws.recruit  # lead of each regular cycle's campaign
+        self.thaw_leads = draws.thaw  # ... of the campaign when a freeze lifts, per year
+        self.news_leads = draws.news  # ... when later years' money is confirmed, per year
 
     def connect(self, funding: Funding, portfolio: Portfolio, operations: Operations,
-                settle: Callable[[], None], commitments_changed: Callable[[], None]) -> None:
-        """What hiring reads (money planned, running costs) and whom it tells: `settle` brings the
-        books up to now; `commitments_changed` re-plans in-year spending when recruits arrive."""
+                run: Run) -> None:
+        """What hiring reads (money planned, running costs) and whom it tells: the run, which
+        brings the books up to now (`settle`) and re-plans in-year spending when recruits arrive
+        (`commitments_changed`)."""
         self.funding = funding
         self.portfolio = portfolio
         self.operations = operations
-        self.settle = settle
-        self.commitments_changed = commitments_changed
+        self.run = run
 
     @property
     def in_post(self) -> float:
@@ -83,15 +81,14 @@ class Workforce:
         late in a year whose recruits arrive next year plans on next year and the one after, as
         a campaign just after the year opens would) and runs past the horizon like any plan (the
         organisation does not know the run ends)."""
-        org = self.org
         committed_run = self.portfolio.committed_run_costs()
-        legacy = 0.0 if self.operations.modernised else org.legacy_it_cost_m_per_year
+        legacy = 0.0 if self.operations.modernised else self.legacy_it_cost
         cost_fte_year = self.cost_fte_month * 12.0
         first = max(self.clock.year, int(arrives // 12.0))
         best = math.inf
-        for y in range(first, first + org.planning_years):
+        for y in range(first, first + self.planning_years):
             money = self.funding.planned_resource(y)
-            posts = (money - org.fixed_costs_m_per_year - legacy - committed_run) / cost_fte_year
+            posts = (money - self.fixed_costs - legacy - committed_run) / cost_fte_year
             best = min(best, posts)
         return max(0.0, best)
 
@@ -101,7 +98,9 @@ class Workforce:
         if self.funding.frozen:
             return
         now = self.clock.now
-        in_pipeline = sum(c.fte for c in self.pipeline)
+        in_pipeline = 0.0
+        for c in self.pipeline:
+            in_pipeline += c.fte
         arrives = now + max(0.0, lead)
         gap = self.establishment(arrives) - (self.f_full + self.f_ramp + in_pipeline)
         year_end = self.clock.year_end()
@@ -127,19 +126,19 @@ class Workforce:
         self.recruit(self.news_leads[self.clock.year])
 
     def _arrive(self, cohort: Cohort) -> None:
-        self.settle()
+        self.run.settle()
         self.pipeline.remove(cohort)
-        ramp = self.spec.ramp_up_months
+        ramp = self.ramp_up_months
         if ramp <= 0:
             self.f_full += cohort.fte
         else:
             self.f_ramp += cohort.fte
             survivors = cohort.fte * math.exp(-self.h * ramp)
             self.clock.at(self.clock.now + ramp, lambda: self._ramped(survivors))
-        self.commitments_changed()  # recruits are new commitments: less money for temporary staff
+        self.run.commitments_changed()  # recruits are new commitments: less money for temporary staff
 
     def _ramped(self, fte: float) -> None:
-        self.settle()
+        self.run.settle()
         moved = min(fte, self.f_ramp)
         self.f_ramp -= moved
         self.f_full += moved
@@ -162,6 +161,6 @@ class Workforce:
             if c.arrives < until:
                 staff += c.fte * self.cost_fte_month * decayed_span(self.h, until - c.arrives)
         ops = self.operations
-        legacy = 0.0 if ops.modernised else self.org.legacy_it_cost_m_per_year
-        fixed = (self.org.fixed_costs_m_per_year + legacy) / 12.0 + ops.run_cost_month
+        legacy = 0.0 if ops.modernised else self.legacy_it_cost
+        fixed = (self.fixed_costs + legacy) / 12.0 + ops.run_cost_month
         return staff + fixed * span
