@@ -189,6 +189,10 @@ Distribution = Annotated[
 DIST_KINDS = ("fixed", "uniform", "triangular", "pert", "lognormal")
 
 
+STEPS = 10_000
+"""Most steps `poisson_ppf` takes from its start (it needs about one)."""
+
+
 def poisson_ppf(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """Poisson quantiles for arrays of uniforms and means (the smallest k with CDF(k) >= u).
 
@@ -212,11 +216,17 @@ def poisson_ppf(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
     k = np.maximum(np.ceil(m + np.sqrt(m) * z + (z * z - 1.0) / 6.0 - 0.5), 0.0)
     below = special.pdtr(k, m) < q
     rising = np.flatnonzero(below)  # CDF(k) < u: step up until it is not
-    while rising.size:
+    # At most STEPS steps: past 2**53 a count cannot step by one (the run's outputs are refused
+    # there anyway, as counts too large to store exactly).
+    for _ in range(STEPS):
+        if not rising.size:
+            break
         k[rising] += 1.0
         rising = rising[special.pdtr(k[rising], m[rising]) < q[rising]]
     falling = np.flatnonzero(~below & (k > 0))  # CDF(k) >= u: step down while CDF(k - 1) is too
-    while falling.size:
+    for _ in range(STEPS):
+        if not falling.size:
+            break
         falling = falling[special.pdtr(k[falling] - 1.0, m[falling]) >= q[falling]]
         k[falling] -= 1.0
         falling = falling[k[falling] > 0]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulator import __version__, load_results, load_scenario
+from simulator import __version__, load_results, load_scenario, native
 from simulator.analysis import MAIN_METRICS
 from simulator.cli import main
 
@@ -340,9 +340,10 @@ def test_top_level_help_lists_the_subcommands(capsys):
         assert command in out
 
 
-def test_version_prints_the_package_version(capsys):
+def test_version_prints_the_package_version_and_the_model_in_use(capsys):
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"fundsim {__version__}"
+    assert capsys.readouterr().out.strip() == (f"fundsim {__version__}; "
+                                               f"model: {native.status().describe()}")
 
 
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["validate"], ["run", "--runs", "5"]],
