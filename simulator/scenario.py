@@ -221,10 +221,7 @@ class Scenario(BaseModel):
             for path, value in values.items():
                 _set_path(data, path, value)
             return scenario_from_dict(data, source=f"{self.name} (drawn)")
-        scenario: Scenario = self
-        for path, value in values.items():
-            scenario = _replaced(scenario, path.split("."), value)
-        return scenario
+        return _replaced(self, {tuple(path.split(".")): value for path, value in values.items()})
 
 
 # --------------------------------------------------------------------------- loading
@@ -438,15 +435,22 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return None
 
 
-def _replaced(model: Any, parts: list[str], value: float) -> Any:
-    """`model` with the field at `parts` replaced, copying only the models on the way down."""
-    head, rest = parts[0], parts[1:]
+def _replaced(model: Any, changes: dict[tuple[str, ...], float]) -> Any:
+    """`model` with the fields at the given paths replaced, copying each model on the way down
+    once however many of its fields change (a run's draws are often several fields of one table)."""
+    by_head: dict[str, dict[tuple[str, ...], float]] = {}
+    for parts, value in changes.items():
+        by_head.setdefault(parts[0], {})[parts[1:]] = value
+    update = {}
+    for head, below in by_head.items():
+        if () in below:
+            update[head] = below[()]
+        else:
+            child = model[head] if isinstance(model, dict) else getattr(model, head)
+            update[head] = _replaced(child, below)
     if isinstance(model, dict):
-        copy_ = dict(model)
-        copy_[head] = _replaced(model[head], rest, value) if rest else value
-        return copy_
-    child = getattr(model, head)
-    return model.model_copy(update={head: _replaced(child, rest, value) if rest else value})
+        return {**model, **update}
+    return model.model_copy(update=update)
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:

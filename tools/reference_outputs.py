@@ -30,7 +30,7 @@ from simulator.model import (
     simulate,
     simulate_runs,
 )
-from simulator.scenario import Scenario, load_scenario
+from simulator.scenario import Scenario, load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 120
@@ -59,8 +59,20 @@ def variants() -> dict[str, Scenario]:
                                             "workforce.ramp_up_months": 0.0})
     out["two_year"] = annual.with_changes({core + "settlement_years": 2,
                                            "workforce.recruitment_interval_months": 1.5})
+    out["uncertain_money"] = _uncertain(shipped["baseline"], {
+        "funding.baseline_budget_m": {"dist": "triangular", "min": 640.0, "mode": 711.0, "max": 780.0},
+        "capabilities.digital_forensics.capex_m": {"dist": "uniform", "min": 10.0, "max": 30.0},
+        "organisation.contract_margin": {"dist": "uniform", "min": 0.0, "max": 0.3}})
     out.update(randomised(shipped))
     return out
+
+
+def _uncertain(scenario: Scenario, more: dict[str, Any]) -> Scenario:
+    """`scenario` with more fields drawn per run: here ones that change what a run's draws are
+    made from (the money, a project's cost, the board's margin)."""
+    data = scenario.to_dict()
+    data["uncertain"] = {**data["uncertain"], **more}
+    return scenario_from_dict(data, source=f"{scenario.name} (more uncertain)")
 
 
 RANDOM_VARIANTS = 12

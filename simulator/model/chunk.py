@@ -68,17 +68,31 @@ def draw_values(cs: CompiledScenario, u: np.ndarray) -> list[RunDraws]:
             for i in range(len(u))]
 
 
+def _draws_from(cs: CompiledScenario) -> tuple[object, ...]:
+    """Everything `draw_values` reads besides the uniforms: equal tuples, equal draws."""
+    sc = cs.scenario
+    return (tuple((c.name, c.spec.amount_volatility, c.spec.confirmation_delay_months,
+                   c.tranche_stream, c.expected_m.tobytes()) for c in cs.streams),
+            tuple((p.name, p.spec.lead_time_months, p.spec.cost_growth_factor, p.spec.capex_m)
+                  for p in cs.projects),
+            sc.organisation.contract_margin, sc.workforce.recruitment_lead_months)
+
+
 def simulate_runs(compiled: CompiledScenario, seed: int, start: int, stop: int) -> ChunkArrays:
     """Runs [start, stop) of a compiled scenario: a pure function of (scenario, seed, runs)."""
     u = compiled.draws.uniforms_many(seed, start, stop)
     n = stop - start
+    draws = draw_values(compiled, u)
     if compiled.scenario.uncertain:
-        # Each run draws its own parameters, so its layout (and its draws' distributions) differ.
+        # Each run draws its own parameters; where they change what the draws are made from
+        # (a stream's amounts or delays, a lead time, a cost), its draws are made again.
         layouts = [compiled.for_run(u[i]) for i in range(n)]
-        draws = [draw_values(layouts[i], u[i:i + 1])[0] for i in range(n)]
+        shared = _draws_from(compiled)
+        for i, layout in enumerate(layouts):
+            if _draws_from(layout) != shared:
+                draws[i] = draw_values(layout, u[i:i + 1])[0]
     else:
         layouts = [compiled] * n
-        draws = draw_values(compiled, u)
     # A run leaves no reference cycles behind (refcounting frees it), so the cyclic garbage
     # collector has nothing to find here; left on, it would walk every live object of the
     # process every few runs (a quarter of a compiled run's time).

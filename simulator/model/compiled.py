@@ -70,13 +70,17 @@ class CompiledScenario:
             return self
         values = uncertain.draw(self.scenario, u[self.draws.slice("uncertain")])
         drawn = self.scenario.with_values(values)
-        streams, projects = _lay_out(drawn)
+        # Only what a drawn field can change is laid out again.
+        streams = (_streams(drawn) if any(p.startswith(("funding.", "horizon.")) for p in values)
+                   else self.streams)
+        projects = _projects(drawn) if any(p.startswith("capabilities.") for p in values) else \
+            self.projects
         return dataclasses.replace(self, scenario=drawn, streams=streams, projects=projects,
                                    contract_lookahead=_lookahead(projects))
 
 
-def _lay_out(scenario: Scenario) -> tuple[tuple[CompiledStream, ...], tuple[CompiledProject, ...]]:
-    """Streams with their expected amounts and settlement periods; projects in contracting order."""
+def _streams(scenario: Scenario) -> tuple[CompiledStream, ...]:
+    """Streams with their expected amounts and settlement periods."""
     years = scenario.horizon.years
     growth = scenario.funding.real_growth
     totals = scenario.funding.baseline_budget_m * (1.0 + growth) ** np.arange(years)
@@ -88,14 +92,19 @@ def _lay_out(scenario: Scenario) -> tuple[tuple[CompiledStream, ...], tuple[Comp
                                 growth, ())
         ahead = tuple(stream.expected(y) for y in range(years + LOOK_AHEAD_YEARS))
         streams.append(dataclasses.replace(stream, expected_ahead=ahead))
+    return tuple(streams)
+
+
+def _projects(scenario: Scenario) -> tuple[CompiledProject, ...]:
+    """Projects in contracting order."""
     projects = sorted(scenario.capabilities.items(), key=lambda kv: (kv[1].priority, kv[0]))
-    return tuple(streams), tuple(CompiledProject(name, spec) for name, spec in projects)
+    return tuple(CompiledProject(name, spec) for name, spec in projects)
 
 
 def compile_scenario(scenario: Scenario) -> CompiledScenario:
     """Lay a scenario out for simulation: expected amounts, settlement periods, named draws."""
     years = scenario.horizon.years
-    streams, projects = _lay_out(scenario)
+    streams, projects = _streams(scenario), _projects(scenario)
     draws = DrawCatalogue()
     for stream in streams:
         name, spec, starts = stream.name, stream.spec, stream.period_starts
