@@ -68,3 +68,13 @@ def test_uniforms_for_a_chunk_are_each_runs_uniforms():
     chunk = cat.uniforms_many(seed=4, start=10, stop=15)
     for i, run in enumerate(range(10, 15)):
         assert chunk[i].tobytes() == cat.uniforms(seed=4, run=run).tobytes()
+
+
+def test_run_keys_are_numpys_seed_sequence_keys():
+    """The vectorised hash is SeedSequence's, for small, large and many-word seeds."""
+    from simulator.rng import run_key, run_keys
+
+    for seed in (0, 1, 11, 2**32 - 1, 2**32, 2**40 + 5, 123456789012345678901234567890):
+        for start, stop in ((0, 50), (2**31 - 3, 2**31 + 3), (2**32 - 4, 2**32 + 2)):
+            expected = np.array([run_key(seed, r) for r in range(start, stop)], dtype=np.uint64)
+            assert run_keys(seed, start, stop).tobytes() == expected.tobytes(), (seed, start)

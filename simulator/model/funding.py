@@ -51,6 +51,8 @@ class StreamState:
         self.capital_advance = 0.0  # capital drawn under it, charged at confirmation
         self.interim_base = 0.0  # last year's resource: the interim allowance's base and weight
         self.late_loss = 0.0  # share of resource on hand that landed late (value lost in the rush)
+        self.temporary_spare = 0.0  # resource commitments leave this year, when temporary staff
+        self.temporary_rate = 0.0  # are planned; and the £m a month it pays them
 
     def land_resource(self, amount: float, value: float) -> None:
         """Resource money lands, buying `value` of output per £ when spent in a rush. Money is

@@ -123,7 +123,7 @@ class Ledger:
             ops.productivity *= decay_b
         # Pay: each stream its part of temporary capacity, commitments from core money then the
         # interim allowance, capital from capital then the interim capital allowance.
-        uncovered = pay_temporary(temp.pay, dt)
+        uncovered = pay_temporary(temp.payers, dt)
         uncovered += pay_commitments(funding.commit_streams, funding.tranche_streams, commitments)
         if capex or minor:
             uncovered += pay_capital(funding.capital_streams, capex + minor)

@@ -69,12 +69,12 @@ def pay_commitments(streams: list[StreamState], in_year: list[StreamState], amou
     return pay_resource(in_year, amount)
 
 
-def pay_temporary(pay: list[tuple[StreamState, float]], dt: float) -> float:
+def pay_temporary(payers: list[StreamState], dt: float) -> float:
     """Each stream pays its own part of temporary capacity for `dt` months; return what its
     money did not cover."""
     uncovered = 0.0
-    for s, rate in pay:
-        cost = rate * dt
+    for s in payers:
+        cost = s.temporary_rate * dt
         use = min(cost, s.resource)
         s.resource -= use
         uncovered += cost - use

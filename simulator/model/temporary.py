@@ -21,13 +21,15 @@ class TemporaryCapacity:
         self.workforce = workforce
         self.cost_fte_month = workforce.cost_fte_month * (1.0 + org.temporary_capacity_premium)
         self.rate = 0.0  # £m a month
-        self.pay: list[tuple[StreamState, float]] = []  # (stream, £m a month it pays)
+        # The streams paying for it, each its `temporary_rate` (£m a month) from its
+        # `temporary_spare` (a list kept and refilled, not rebuilt, at each of ~70 plans a run).
+        self.payers: list[StreamState] = []
         self.value = 1.0  # output bought per £, below 1 while late money is being spent
 
     def stop(self) -> None:
         """Year end: contracts for temporary capacity end with the year's money."""
         self.rate = 0.0
-        self.pay = []
+        self.payers.clear()
 
     def plan(self) -> None:
         """Buy temporary capacity with the resource money this year's commitments do not need.
@@ -36,17 +38,18 @@ class TemporaryCapacity:
         now = self.clock.now
         year_end = self.clock.year_end()
         left = year_end - now
-        self.pay = []
+        payers = self.payers
+        payers.clear()
         self.rate = 0.0
         if left <= TINY:
             return
         need = self.workforce.committed_resource(now, year_end)
-        spare: list[tuple[StreamState, float]] = []
         for s in funding.commit_streams:
             use = min(s.resource, need)
             need -= use
             if s.resource - use > TINY:
-                spare.append((s, s.resource - use))
+                s.temporary_spare = s.resource - use
+                payers.append(s)
         for s in funding.commit_streams:
             if s.interim:
                 # Before confirmation, commitments are paid by an advance on the allocation; the
@@ -59,19 +62,21 @@ class TemporaryCapacity:
             use = min(s.resource, need)
             need -= use
             if s.resource - use > TINY:
-                spare.append((s, s.resource - use))
+                s.temporary_spare = s.resource - use
+                payers.append(s)
         budget = 0.0
-        for _, x in spare:
-            budget += x
+        for s in payers:
+            budget += s.temporary_spare
         if budget <= TINY:
+            payers.clear()
             return
         ceiling = self.max_fraction * self.workforce.in_post * self.cost_fte_month
         rate = min(budget / left, ceiling)
         self.rate = rate
-        self.pay = [(s, rate * x / budget) for s, x in spare]
         # Each stream's money is spent pro rata, so the part that landed late (and buys less in
         # the year-end rush) is its late-loss share.
         late = 0.0
-        for s, x in spare:
-            late += x * s.late_loss
+        for s in payers:
+            s.temporary_rate = rate * s.temporary_spare / budget
+            late += s.temporary_spare * s.late_loss
         self.value = 1.0 - late / budget
