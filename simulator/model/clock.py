@@ -17,7 +17,7 @@ class Clock:
     at a later time as a SimPy timeout (events at equal times run in the order they were set).
 
     `now` is the SimPy time of the event being handled, kept as a plain float: every timed action
-    sets it as it fires, and the calendar process as it resumes. Read through SimPy's
+    sets it as it fires. Read through SimPy's
     `Environment.now` property it cost an interpreted call several hundred times a run."""
 
     def __init__(self) -> None:
@@ -33,6 +33,12 @@ class Clock:
         """Run `action` at `when` (a SimPy timeout whose callback sets `now` first); returns the
         time SimPy gives it: its clock plus the delay, rounded as SimPy rounds it."""
         return self._after(when - self.now, action)
+
+    def _after(self, delay: float, action: Callable[[], None]) -> float:
+        fires = self.now + delay
+        event = self.env.timeout(delay)
+        event.callbacks.append(Timed(self, fires, action))
+        return fires
 
     def _after(self, delay: float, action: Callable[[], None]) -> float:
         fires = self.now + delay

@@ -13,10 +13,6 @@ at once.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-
-import simpy
-
 from ..scenario import Capability
 from .clock import Clock
 from .compiled import CompiledScenario
@@ -40,6 +36,9 @@ class Run:
         self.horizon = float(cs.months)
         self.last_year = cs.years - 1
         self.recruitment_interval = sc.workforce.recruitment_interval_months
+        self.cycle = 0  # the next recruitment cycle, due at `next_cycle`
+        self.next_cycle = 0.0
+        self.calendar_due = 0.0  # when the calendar's pending timer fires
         self.clock = Clock()
         self.years = YearRecord(cs.years)
         self.months = MonthRecord(cs.months)
@@ -57,43 +56,48 @@ class Run:
     # ------------------------------------------------------------------ the event loop
 
     def run(self) -> Run:
-        env = self.clock.env
         self.funding.schedule_confirmations()
         self._open_year(0)
-        env.process(self._calendar())
-        env.run(until=self.horizon)
+        self._calendar_next()  # the calendar's first turn, at time 0, before any event
+        self.clock.env.run(until=self.horizon)
         self.ledger.advance_to(self.horizon)
         self.ledger.flush()
         self._close_year(self.last_year)
         return self
 
-    def _calendar(self) -> Generator[simpy.Event, object, None]:
-        """Fiscal-year ends and recruitment cycles, in a fixed order when they coincide; the
-        organisation re-plans after each."""
-        interval = self.recruitment_interval
+    # The calendar: fiscal-year ends and recruitment cycles, in a fixed order when they coincide;
+    # the organisation re-plans after each. A chain of timers, each set when the last fires (as a
+    # SimPy process yielding timeouts would set them, without a process's resume at every turn).
+
+    def _calendar_next(self) -> None:
+        """Take every calendar date due now, then set a timer for the next."""
         clock = self.clock
-        cycle = 0
-        next_cycle = 0.0
-        horizon = self.horizon
         while True:
-            next_year_end = clock.year_end()
-            t = min(next_cycle, next_year_end)
-            if t >= horizon:
+            t = min(self.next_cycle, clock.year_end())
+            if t >= self.horizon:
                 return
             if t > clock.now:
-                timeout, fires = clock.timeout(t)
-                yield timeout
-                clock.now = fires
-            if t == next_year_end:
-                self.ledger.advance_to(t)
-                self._close_year(clock.year)
-                self._open_year(clock.year + 1)
-            if t == next_cycle:
-                self.ledger.advance_to(t)
-                self.workforce.recruit_cycle(cycle)
-                cycle += 1
-                next_cycle = cycle * interval
-            self.replan()
+                self.calendar_due = t
+                clock.at(t, self._calendar_resume)
+                return
+            self._calendar_turn(t)
+
+    def _calendar_resume(self) -> None:
+        self._calendar_turn(self.calendar_due)
+        self._calendar_next()
+
+    def _calendar_turn(self, t: float) -> None:
+        clock = self.clock
+        if t == clock.year_end():
+            self.ledger.advance_to(t)
+            self._close_year(clock.year)
+            self._open_year(clock.year + 1)
+        if t == self.next_cycle:
+            self.ledger.advance_to(t)
+            self.workforce.recruit_cycle(self.cycle)
+            self.cycle += 1
+            self.next_cycle = self.cycle * self.recruitment_interval
+        self.replan()
 
     def _open_year(self, year: int) -> None:
         self.clock.year = year
