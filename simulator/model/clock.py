@@ -40,18 +40,6 @@ class Clock:
         event.callbacks.append(Timed(self, fires, action))
         return fires
 
-    def _after(self, delay: float, action: Callable[[], None]) -> float:
-        fires = self.now + delay
-        event = self.env.timeout(delay)
-        event.callbacks.append(Timed(self, fires, action))
-        return fires
-
-    def timeout(self, when: float) -> tuple[simpy.Timeout, float]:
-        """A timeout at `when` for the calendar process to yield, and the time SimPy gives it (the
-        process sets `now` to it when it resumes)."""
-        delay = when - self.now
-        return self.env.timeout(delay), self.now + delay
-
 
 class Timed:
     """A timed action: the callback of its SimPy timeout."""
