@@ -82,28 +82,26 @@ def simulate_runs(compiled: CompiledScenario, seed: int, start: int, stop: int) 
     """Runs [start, stop) of a compiled scenario: a pure function of (scenario, seed, runs)."""
     u = compiled.draws.uniforms_many(seed, start, stop)
     n = stop - start
-    draws = draw_values(compiled, u)
-    if compiled.scenario.uncertain:
-        # Each run draws its own parameters; where they change what the draws are made from
-        # (a stream's amounts or delays, a lead time, a cost), its draws are made again.
-        layouts = [compiled.for_run(u[i]) for i in range(n)]
-        shared = _draws_from(compiled)
-        for i, layout in enumerate(layouts):
-            if _draws_from(layout) != shared:
-                draws[i] = draw_values(layout, u[i:i + 1])[0]
-    else:
-        layouts = [compiled] * n
-    # A run leaves no reference cycles behind (refcounting frees it), so the cyclic garbage
-    # collector has nothing to find here; left on, it would walk every live object of the
-    # process every few runs (a quarter of a compiled run's time).
+    # Nothing here leaves reference cycles behind (refcounting frees a run, its drawn scenario
+    # and its arrays), so the cyclic garbage collector has nothing to find; left on, it walks
+    # every live object of the process every few runs (a quarter of a compiled run's time).
     collecting = gc.isenabled()
     gc.disable()
     try:
+        draws = draw_values(compiled, u)
+        layouts = compiled.for_runs(u)
+        if compiled.scenario.uncertain:
+            # Where a run's drawn parameters change what its draws are made from (a stream's
+            # amounts or delays, a lead time, a cost), its draws are made again.
+            shared = _draws_from(compiled)
+            for i, layout in enumerate(layouts):
+                if _draws_from(layout) != shared:
+                    draws[i] = draw_values(layout, u[i:i + 1])[0]
         runs = [Run(layouts[i], draws[i]).run() for i in range(n)]
+        return _assemble(compiled, u, runs)
     finally:
         if collecting:
             gc.enable()
-    return _assemble(compiled, u, runs)
 
 
 def _assemble(cs: CompiledScenario, u: np.ndarray, runs: list[Run]) -> ChunkArrays:

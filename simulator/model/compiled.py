@@ -66,9 +66,20 @@ class CompiledScenario:
     def for_run(self, u: np.ndarray) -> CompiledScenario:
         """The scenario this run simulates: itself, or, with uncertain parameters, a copy holding
         the run's draws of them (same calendar and catalogue of draws, so nothing else moves)."""
+        return self.for_runs(u[np.newaxis, :])[0]
+
+    def for_runs(self, u: np.ndarray) -> list[CompiledScenario]:
+        """`for_run` of each row of uniforms, the uncertain values drawn for all rows at once
+        (`ppf_array` is `ppf` bit for bit)."""
         if not self.scenario.uncertain:
-            return self
-        values = uncertain.draw(self.scenario, u[self.draws.slice("uncertain")])
+            return [self] * len(u)
+        columns = u[:, self.draws.slice("uncertain")]
+        drawn = {path: dist.ppf_array(columns[:, j]).tolist()
+                 for j, (path, dist) in enumerate(self.scenario.uncertain.items())}
+        return [self._with({path: values[i] for path, values in drawn.items()})
+                for i in range(len(u))]
+
+    def _with(self, values: dict[str, float]) -> CompiledScenario:
         drawn = self.scenario.with_values(values)
         # Only what a drawn field can change is laid out again.
         streams = (_streams(drawn) if any(p.startswith(("funding.", "horizon.")) for p in values)
