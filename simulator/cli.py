@@ -51,19 +51,19 @@ from .sweep import (
     sweep_folder,
     sweep_preflight,
 )
-from .terminal import SafeArgumentParser, SafeConsole
+from .terminal import LazyConsole, SafeArgumentParser
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
 # Start-up is part of every batch's cost (issue 10: 6,000 runs of a fast model take a few
 # seconds), so what only some commands need is imported where it is used: pandas, openpyxl (the
-# exports), rich's tables and progress bars.
+# exports), rich's tables, progress bars and consoles.
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
-out = SafeConsole(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+out = LazyConsole(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _sample(text: str) -> int:
@@ -348,7 +348,7 @@ class _Bars:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.progress: Progress | _NoBars = _NoBars()
-        if err.is_terminal and not args.quiet and not args.json:
+        if not args.quiet and not args.json and err.is_terminal:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -358,7 +358,8 @@ class _Bars:
             )
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                     MofNCompleteColumn(), TimeRemainingColumn(), console=err)
+                                     MofNCompleteColumn(), TimeRemainingColumn(),
+                                     console=err.console)
         self.tasks: dict[int, Any] = {}
 
     def __enter__(self) -> _Bars:

@@ -354,10 +354,11 @@ def test_bad_usage_exits_2(capsys, argv):
 
 def test_run_quiet_starts_without_the_libraries_it_does_not_use(tmp_path):
     """Start-up is part of every batch's cost per run (issue 10): `fundsim run --quiet` never
-    imports pandas, scipy.stats, openpyxl, rich's tables and bars, or a process pool's modules for
-    one worker (pyarrow's own NumPy conversions would import pandas: the results module avoids them)."""
-    unused = ["pandas", "scipy.stats", "scipy.optimize", "openpyxl", "rich.progress", "rich.table",
-              "concurrent.futures.process"]
+    imports pandas, scipy.stats, openpyxl, rich (consoles, tables, bars), or a process pool's
+    modules for one worker (pyarrow's own NumPy conversions would import pandas: the results
+    module avoids them)."""
+    unused = ["pandas", "scipy.stats", "scipy.optimize", "openpyxl", "rich.console", "rich.progress",
+              "rich.table", "concurrent.futures.process"]
     code = (f"import sys\nfrom simulator.cli import main\n"
             f"assert main(['run', {str(SCENARIOS / 'annual.toml')!r}, '--runs', '3', '--workers', '1', "
             f"'--quiet', '--out', {str(tmp_path)!r}]) == 0\n"
