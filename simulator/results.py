@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
@@ -228,9 +229,16 @@ def library_versions() -> dict[str, str]:
 
 @functools.cache
 def _library_versions() -> dict[str, str]:
+    """A library already imported says its own version (`__version__`, the same string as its
+    installed metadata); the others are read from their metadata, which costs a file parse each
+    (10 ms for all seven, 2 us a run of a 6,000-run batch)."""
     names = ("fundsim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic")
     versions = {"python": platform.python_version()}
     for name in names:
+        version = getattr(sys.modules.get(name), "__version__", None)
+        if isinstance(version, str):
+            versions[name] = version
+            continue
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -336,7 +344,8 @@ def _read_columns(path: Path, columns: list[str]) -> dict[str, np.ndarray]:
                            f"{exc})") from None
 
 
-def cross_check(folder: Path, manifest: dict[str, Any], scenario: Scenario) -> None:
+def cross_check(folder: Path, manifest: dict[str, Any], scenario: Scenario,
+                scenario_toml_known: bool = False) -> None:
     """What the hashes cannot show: that the files agree with each other and with the manifest.
 
     A sha256 only proves a file is the one the manifest lists, and anyone can rewrite both. Here:
@@ -344,8 +353,18 @@ def cross_check(folder: Path, manifest: dict[str, Any], scenario: Scenario) -> N
     order; `years.parquet` one row per run and fiscal year of the horizon; `bands.parquet` one row
     per month of the horizon for each metric. (The seed cannot be checked from the tables: only
     re-simulating them can, which is what `fundsim verify` does.)
+
+    `scenario_toml_known`: the caller has matched scenario.toml's sha256 with that of the bytes it
+    wrote from `scenario` itself (the chunk store, publishing what it just assembled), so the file
+    is not parsed and validated again (40 ms here, 7 us a run of a 6,000-run batch).
     """
     folder = Path(folder)
+    if not scenario_toml_known:
+        _check_scenario_toml(folder, scenario)
+    _check_tables(folder, manifest, scenario)
+
+
+def _check_scenario_toml(folder: Path, scenario: Scenario) -> None:
     try:
         text = (folder / "scenario.toml").read_text(encoding="utf-8")
         from_toml = scenario_from_dict(tomllib.loads(text), source=str(folder / "scenario.toml"))
@@ -354,6 +373,9 @@ def cross_check(folder: Path, manifest: dict[str, Any], scenario: Scenario) -> N
     if from_toml.sha256() != scenario.sha256():
         raise ResultsError(f"{folder}: scenario.toml and the scenario in manifest.json differ (their "
                            "sha256 do not match): one was edited; re-run the scenario")
+
+
+def _check_tables(folder: Path, manifest: dict[str, Any], scenario: Scenario) -> None:
     runs = manifest["runs"]
     index = _read_columns(folder / "runs.parquet", ["run"])["run"]
     if len(index) != runs or not np.array_equal(index, np.arange(runs)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -187,12 +188,15 @@ def test_an_assembled_folder_that_disagrees_with_this_batch_is_not_published(tmp
     assert not (tmp_path / "annual").exists()
 
 
-def test_an_assembled_data_file_changed_before_the_rename_is_not_published(tmp_path):
+@pytest.mark.parametrize("name", ["bands.parquet", "scenario.toml"])
+def test_an_assembled_data_file_changed_before_the_rename_is_not_published(tmp_path, name):
+    """scenario.toml included: the store skips re-validating the one it wrote only when the file
+    is still byte for byte that one."""
     store = _store(tmp_path / "annual")
     _fill(store, chunk_bounds(RUNS, SIZE))
     store.assemble(RUNS)
-    (partial_folder(tmp_path / "annual") / "bands.parquet").write_bytes(b"x")
-    with pytest.raises(ResultsError, match=r"bands\.parquet does not match the manifest just written"):
+    (partial_folder(tmp_path / "annual") / name).write_bytes(b"x")
+    with pytest.raises(ResultsError, match=re.escape(name) + " does not match the manifest just written"):
         store.publish(force=False)
 
 
@@ -246,3 +250,15 @@ def test_precision_targets_read_the_per_run_values_as_runs_parquet_stores_them(t
     for metric in ("disruptions_total", "lapsed_funds_m"):
         np.testing.assert_array_equal(store.metric_values(metric, 16),
                                       reference.runs[metric].to_numpy(dtype=float)[:16])
+
+
+def test_a_chunk_file_gone_before_assembly_is_never_published(tmp_path):
+    bounds = chunk_bounds(RUNS, SIZE)
+    store = _store(tmp_path / "annual")
+    _fill(store, bounds)
+    (partial_folder(tmp_path / "annual") / "chunks" / "chunk-000000016.npys").unlink()
+    with pytest.raises(ResultsError, match=r"chunk-000000016\.npys: is not the chunk this batch "
+                                           r"wrote .*Nothing was published"):
+        store.finish(RUNS, force=False)
+    assert not (tmp_path / "annual").exists()
+    assert _store(tmp_path / "annual", resume=True).missing(bounds) == [bounds[2]]
