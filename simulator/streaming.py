@@ -87,8 +87,9 @@ def partial_folder(folder: Path) -> Path:
 
 
 CHUNK_FORMAT = 2
-"""Chunk files as `.npy` arrays (format 1, before issue 10, was Parquet tables); recorded in the
-partial manifest, so a batch started by another format is refused on --resume, not misread."""
+"""One `.npys` file of NumPy arrays a chunk (format 1, before issue 10, was two Parquet tables and
+an `.npy`); recorded in the partial manifest, so that a batch started in another format is refused
+on --resume, not misread."""
 ROW_GROUP_ROWS = 1 << 16
 """Rows per Parquet row group in runs.parquet and years.parquet: fixed, so that the files do not
 depend on the chunk size."""
@@ -621,7 +622,10 @@ class ChunkStore:
         """A chunk file's layout: as written by this process, else read from its headers (a
         resumed batch's chunks; the sha256 checked before assembly vouches for either)."""
         if start not in self._layouts:
-            self._layouts[start] = _chunk_layout(self._chunk_path(start))
+            try:
+                self._layouts[start] = _chunk_layout(self._chunk_path(start))
+            except ValueError:  # NumPy's word for a header that is not one
+                raise self._foreign(self._chunk_path(start)) from None
         return self._layouts[start]
 
     def _chunk(self, start: int, name: str) -> np.ndarray:
