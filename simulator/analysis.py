@@ -9,11 +9,12 @@ paired difference (scipy.stats), valid here because runs are independent of one 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
+
+if TYPE_CHECKING:  # imported where used: `fundsim run` starts without them (issue 10)
+    import pandas as pd
 
 MAIN_METRICS = ("disruptions_total", "priority_disruptions", "lapsed_funds_m", "overrun_cost_m",
                 "capability_spend_m", "projects_delivered", "mean_fte", "cost_per_disruption_k")
@@ -48,6 +49,8 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
     mean = float(values.mean())
     if n < 2:
         return (mean, math.nan, math.nan)
+    from scipy import stats
+
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
     return (mean, mean - half, mean + half)
 
@@ -58,6 +61,8 @@ def summary_table(runs: pd.DataFrame, metrics: tuple[str, ...] = MAIN_METRICS) -
         d = describe(runs[metric].to_numpy())
         _, lo, hi = mean_ci(runs[metric].to_numpy())
         rows.append({"metric": metric, **d, "ci_low": lo, "ci_high": hi})
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 

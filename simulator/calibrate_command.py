@@ -11,17 +11,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from . import calibration, fitting, limits, uncertain
+from . import limits, uncertain
 from .errors import UsageError
-from .executors import ProcessExecutor
-from .memory import run_batch
 from .options import json_safe, positive_int, seed
 from .scenario import load_scenario
+
+if TYPE_CHECKING:  # imported when the command runs: every `fundsim` command builds this parser,
+    # and calibration and fitting (scipy.optimize, pandas) cost 0.3 s to import (issue 10)
+    from rich.console import Console
+
+    from . import calibration
+    from .executors import ProcessExecutor
 
 EXIT_OK, EXIT_MISSED = 0, 1
 
@@ -38,7 +40,7 @@ def add_parser(sub: Any) -> None:
                     "numbers), write a calibrated scenario file and check that.")
     p.add_argument("file", metavar="SCENARIO", help="the scenario file to check (e.g. "
                    "scenarios/baseline.toml)")
-    p.add_argument("--targets", type=Path, default=calibration.DEFAULT_TARGETS, metavar="FILE",
+    p.add_argument("--targets", type=Path, default=None, metavar="FILE",
                    help="calibration targets (calibration/targets.toml)")
     p.add_argument("--runs", type=positive_int, default=1000, help="runs for the check (1000)")
     p.add_argument("--seed", type=seed, default=1, help="root seed (1)")
@@ -61,6 +63,11 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     """Carry out `fundsim calibrate` (see the module docstring for exit codes)."""
+    from . import calibration, fitting
+    from .executors import ProcessExecutor
+
+    if args.targets is None:
+        args.targets = calibration.DEFAULT_TARGETS
     if args.list_measures:
         for name, (_, meaning) in calibration.MEASURES.items():
             out.print(f"{name}: {meaning}", markup=False)
@@ -143,12 +150,18 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _tables(scenario: Any, runs: int, seed: int, executor: ProcessExecutor) -> tuple[Any, Any]:
+    from .memory import run_batch
+
     batch = run_batch(scenario, runs, seed, executor=executor)
     return batch.runs, batch.years
 
 
 def _print(out: Console, title: str, results: list[calibration.Result], runs: int,
            seed: int) -> None:
+    from rich.table import Table
+
+    from . import calibration
+
     table = Table(title=f"{title} ({runs:,} runs, seed {seed})", title_justify="left")
     for column in ("target", "model mean (95% CI)", "runs 5-95%", "published", "tolerance",
                    "verdict", "source"):

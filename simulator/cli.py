@@ -23,24 +23,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
+import numpy as np
 
-from . import __version__, calibrate_command, export, folders, limits, locking, native
+from . import __version__, calibrate_command, folders, limits, locking, native
 from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci, share_text
 from .batch import preflight, run_streaming
 from .errors import FundsimError, ModelError, ScenarioError, UsageError
 from .executors import ChunkExecutor, ProcessExecutor
-from .export import check_targets
 from .listing import is_sweep, sweep_message
 from .model import RUN_OUTPUTS
 from .options import json_safe as _json_safe
@@ -60,12 +51,19 @@ from .sweep import (
     sweep_folder,
     sweep_preflight,
 )
-from .terminal import SafeArgumentParser, SafeConsole
+from .terminal import LazyConsole, SafeArgumentParser
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+# Start-up is part of every batch's cost (issue 10: 6,000 runs of a fast model take a few
+# seconds), so what only some commands need is imported where it is used: pandas, openpyxl (the
+# exports), rich's tables, progress bars and consoles.
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
-out = SafeConsole(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+out = LazyConsole(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _sample(text: str) -> int:
@@ -324,14 +322,46 @@ def _executor(args: argparse.Namespace) -> ChunkExecutor:
     return ProcessExecutor(args.workers)
 
 
+class _NoBars:
+    """What `_Bars` drives when no bar is shown: nothing, and rich.progress is not imported."""
+
+    def __enter__(self) -> _NoBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def add_task(self, name: str, total: int | None = None) -> int:
+        return 0
+
+    def update(self, task: int, total: int | None = None) -> None:
+        pass
+
+    def advance(self, task: int, runs: float = 1) -> None:
+        pass
+
+    def remove_task(self, task: int) -> None:
+        pass
+
+
 class _Bars:
     """Rich progress bars with ETA on stderr, only when it is a terminal (and not --quiet/--json)."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        enabled = err.is_terminal and not args.quiet and not args.json
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), console=err, disable=not enabled)
-        self.tasks: dict[int, TaskID] = {}
+        self.progress: Progress | _NoBars = _NoBars()
+        if not args.quiet and not args.json and err.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     MofNCompleteColumn(), TimeRemainingColumn(),
+                                     console=err.console)
+        self.tasks: dict[int, Any] = {}
 
     def __enter__(self) -> _Bars:
         self.progress.__enter__()
@@ -373,7 +403,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     targets = [folder for _, folder in jobs]
     preflight(targets, args.resume, args.force)  # fail fast, before connecting to anything ...
     _check_replaceable(targets, args.resume, args.force)
-    check_targets(_table_files(args), args.force)
+    _check_table_files(args)
     executor = _executor(args)
     try:
         with locking.locked(targets):  # ... then again under the locks, which decide
@@ -393,14 +423,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ModelError(f"{exc} (nothing was kept)") from None
     finally:
         executor.close()
-    finished = [(folders.results_name(path), folder, pd.read_parquet(folder / "runs.parquet"))
-                for (path, _), folder in zip(loaded, outcome.folders, strict=True)]
     written = _write_run_tables(args, outcome.folders)
+    if args.quiet and not args.json:
+        return EXIT_OK
+    finished = [(folders.results_name(path), folder, _main_metrics(folder))
+                for (path, _), folder in zip(loaded, outcome.folders, strict=True)]
     if args.json:
         payload = {"command": "run", "seed": args.seed, "runs": outcome.runs,
                    "chunk_size": outcome.chunk_size, "resumed": outcome.resumed,
                    "stop": outcome.stop,
-                   "scenarios": [{"name": name, "folder": str(folder), "runs": len(runs),
+                   "scenarios": [{"name": name, "folder": str(folder), "runs": len(runs["run"]),
                                   "metrics": _metric_summary(runs)}
                                  for name, folder, runs in finished]}
         out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False)
@@ -413,6 +445,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _main_metrics(folder: Path) -> dict[str, np.ndarray]:
+    """The run index and main metrics of a results folder just written (pyarrow: no pandas)."""
+    from .results import read_columns
+
+    return read_columns(folder / "runs.parquet", ["run", *MAIN_METRICS])
+
+
+def _check_table_files(args: argparse.Namespace) -> None:
+    """Refuse --xlsx/--csv files that exist (without --force) before anything runs."""
+    files = _table_files(args)
+    if files:
+        from .export import check_targets
+
+        check_targets(files, args.force)
+
+
 def _table_files(args: argparse.Namespace) -> list[tuple[Path, str]]:
     """The --xlsx and --csv paths asked for, with their option names."""
     return [(Path(value), option) for value, option in ((args.xlsx, "--xlsx"), (args.csv, "--csv"))
@@ -423,6 +471,7 @@ def _write_run_tables(args: argparse.Namespace, written: Sequence[Path]) -> list
     """The workbook (the same as `fundsim report --xlsx` of these folders) and the runs CSV."""
     if args.xlsx is None and args.csv is None:
         return []
+    from . import export
     from .report import load_for_report, xlsx_bytes
 
     results = load_for_report(written)
@@ -452,10 +501,10 @@ def _check_replaceable(targets: list[Path], resume: bool, force: bool) -> None:
                                       "--force" if force else "--resume")
 
 
-def _metric_summary(runs: pd.DataFrame) -> dict[str, dict[str, float]]:
+def _metric_summary(runs: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     summary = {}
     for metric in MAIN_METRICS:
-        values = runs[metric].to_numpy(dtype=float)
+        values = np.asarray(runs[metric], dtype=float)
         _, low, high = mean_ci(values)
         summary[metric] = {**describe(values), "ci_low": low, "ci_high": high}
     return summary
@@ -482,7 +531,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     design = plan_sweep(scenario, varies, args.lhs, args.seed, args.reference)
     folder = sweep_folder(Path(args.out), folders.results_name(path))
     _check_sweep_target(args, folder)  # fail fast, before connecting to anything ...
-    check_targets(_table_files(args), args.force)
+    _check_table_files(args)
     executor = _executor(args)
     try:
         with locking.locked([folder]):  # ... then again under the lock, which decides
@@ -490,6 +539,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             outcome = _sweep_with_bars(args, design, folder, executor)
     finally:
         executor.close()
+    from . import export
+
     files = {}
     if args.xlsx is not None:
         from .sweep_export import sweep_workbook
@@ -547,6 +598,8 @@ def _after_sweep(args: argparse.Namespace, outcome, design, written: list[Path])
 
 
 def _print_sweep_summary(outcome, paths: list[str], reference: str) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{len(outcome.points)} points, {outcome.runs} runs each: mean (95% CI of "
                         f"mean), and the paired difference from {reference} (95% CI), run by run")
     table.add_column("point")
@@ -590,6 +643,8 @@ def _fmt(value: float) -> str:
 
 
 def _print_run_summary(finished, runs: int, seed: int) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{runs} runs per scenario, seed {seed}: mean [runs 5-95%: what could "
                         "happen in one six-year stretch]")
     table.add_column("metric")
@@ -598,12 +653,12 @@ def _print_run_summary(finished, runs: int, seed: int) -> None:
     for metric in MAIN_METRICS:
         cells = []
         for _, _, frame in finished:
-            d = describe(frame[metric].to_numpy())
+            d = describe(frame[metric])
             cells.append(f"{_fmt(d['mean'])}  [{_fmt(d['p5'])} - {_fmt(d['p95'])}]")
         table.add_row(metric, *cells)
     out.print(table)
     for _, folder, frame in finished:
-        out.print(f"wrote {folder}/ ({len(frame)} runs)", markup=False)
+        out.print(f"wrote {folder}/ ({len(frame['run'])} runs)", markup=False)
 
 
 def _print_uncertain(scenarios: list[Scenario]) -> None:
@@ -665,6 +720,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _print_comparison(report, base, other) -> None:
     a, b = report["a"], report["b"]
     years = base.scenario.horizon.years
+    from rich.table import Table
+
     table = Table(title=f"{b} against {a}: {report['runs']} paired runs, {years}-year horizon")
     table.add_column("metric")
     table.add_column(f"{a} mean [runs 5-95%]", justify="right")
@@ -742,6 +799,8 @@ def cmd_fields(args: argparse.Namespace) -> int:
     if args.json:
         out.print(json.dumps(json_rows(found), indent=2, allow_nan=False), markup=False)
         return EXIT_OK
+    from rich.table import Table
+
     table = Table(title=f"{args.file}: fields fundsim sweep --vary accepts (PATH=LOW:HIGH)")
     table.add_column("path", overflow="fold")
     table.add_column("value", justify="right")

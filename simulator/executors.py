@@ -31,17 +31,20 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing import get_context
-from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import RunError
 from .runner import Chunk, default_workers, simulate_chunk
 from .scenario import Scenario
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+# The process pools' modules (concurrent.futures.process, multiprocessing: 35 ms) are imported
+# where a pool is made: `fundsim run --workers 1` runs its chunks in this process and never needs
+# them, and start-up counts in every batch's cost per run (issue 10).
 
 Task = tuple[Scenario, int, int, int]
 """(scenario, seed, start, stop): the arguments of `simulate_chunk`."""
@@ -134,6 +137,8 @@ def _unwedge(pool: ProcessPoolExecutor) -> None:
 def _has_dead_worker(pool: ProcessPoolExecutor) -> bool:
     """True if a worker has exited (its sentinel is ready: checked without reaping it, which
     stays the pool's own business)."""
+    from multiprocessing.connection import wait as connection_wait
+
     sentinels = []
     for process in _processes(pool):
         with contextlib.suppress(ValueError, AttributeError):
@@ -172,7 +177,7 @@ class ProcessExecutor:
         """`start_method` "spawn" suits a multi-threaded host, where a fork could copy a lock held
         by another thread; the default (fork on Linux) starts faster."""
         self.workers = workers or default_workers()
-        self._context = get_context(start_method) if start_method else None
+        self._start_method = start_method
         self._pool: ProcessPoolExecutor | None = None
 
     def map_unordered(self, tasks: list[Task]) -> Iterator[tuple[int, Chunk]]:
@@ -180,8 +185,13 @@ class ProcessExecutor:
             for i, task in enumerate(tasks):
                 yield i, simulate_chunk(*task)
             return
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+        from multiprocessing import get_context
+
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self._context,
+            context = get_context(self._start_method) if self._start_method else None
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                              initializer=die_with_parent,
                                              initargs=(os.getpid(),))
         pending: dict[Future[Chunk], int] = {}
@@ -347,6 +357,11 @@ class FairPool:
         self.workers = workers or default_workers()
         self.fn = fn
         self.budget = budget
+        # Before `_hook_exit` below: concurrent.futures.process registers its own exit hook (which
+        # waits for running chunks) when first imported, and ours must come later to run first.
+        import concurrent.futures.process  # noqa: F401
+        from multiprocessing import get_context
+
         self._context = get_context(start_method) if start_method else None
         self._cond = threading.Condition(threading.RLock())
         self._active: dict[str, _Batch] = {}  # session -> its running batch
@@ -502,6 +517,9 @@ class FairPool:
         return min(waiting, key=lambda b: (b.in_flight, self._served.get(b.session, 0), b.id))
 
     def _submit_next(self, batch: _Batch) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
         task = batch.tasks[batch.next]
         index = batch.next
         if self._pool is None:
@@ -525,6 +543,8 @@ class FairPool:
 
     def _finished(self, batch: _Batch, index: int, future: Future[Any],
                   pool: ProcessPoolExecutor) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
         with self._cond:
             if future in batch.futures:
                 batch.futures.discard(future)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+if TYPE_CHECKING:  # imported where used: `fundsim run` starts without pandas (issue 10)
+    import pandas as pd
 
 
 def write_atomic(path: Path, data: bytes) -> str:
@@ -42,6 +42,9 @@ def sha256_file(path: Path) -> str:
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
     """A table as Parquet bytes (pyarrow), without its pandas index."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
     return sink.getvalue().to_pybytes()

@@ -35,7 +35,9 @@ SWEEP_PARTIAL = "sweep-partial"
 
 _RESULT_FILES = {"manifest.json", "scenario.toml", "runs.parquet", "years.parquet",
                  "bands.parquet", "verification.json"}
-_CHUNK_FILE = re.compile(r"^(runs|years)-\d{9}\.parquet$|^months-\d{9}\.npy$")
+# Chunk files: one .npys a chunk since issue 10; the files of older batches (Parquet and .npy) may
+# still be cleared with --force.
+_CHUNK_FILE = re.compile(r"^chunk-\d{9}\.npys$|^(runs|years)-\d{9}\.parquet$|^months-\d{9}\.npy$")
 _POINT = re.compile(r"^p\d{4,}$")
 _TEMP = re.compile(r"^\..+\.(tmp|lock)$")
 MAX_NAME_LENGTH = 120

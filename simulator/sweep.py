@@ -40,10 +40,9 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from . import folders, locking
 from .analysis import MAIN_METRICS, mean_ci
@@ -54,6 +53,9 @@ from .files import parquet_bytes, write_atomic
 from .results import library_versions, load_results
 from .scenario import Scenario
 from .streaming import partial_folder
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without pandas (issue 10)
+    import pandas as pd
 
 DEFAULT_STEPS = 5
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -320,6 +322,8 @@ def _run_sweep_locked(design: SweepDesign, folder: Path, runs: int, seed: int,
             run_streaming([(variant, target)], runs, seed, executor, chunk_size=size,
                           resume=True, advance=advance)
         rows.append(_point_row(i, {**values, **design.adjusted[i]}, target))
+    import pandas as pd
+
     table = paired_against(pd.DataFrame(rows), partial / "points", design.reference)
     points_sha256 = write_atomic(partial / "points.parquet", parquet_bytes(table))
     final = {**manifest, "status": "complete", "reference": point_id(design.reference),
@@ -358,6 +362,8 @@ def _finished(folder: Path) -> bool:
 
 
 def _point_row(i: int, values: dict[str, Any], folder: Path) -> dict[str, Any]:
+    import pandas as pd
+
     runs = pd.read_parquet(folder / "runs.parquet", columns=list(MAIN_METRICS))
     row: dict[str, Any] = {"point": point_id(i), **values, "runs": len(runs)}
     for metric in MAIN_METRICS:
@@ -370,6 +376,8 @@ def paired_against(table: pd.DataFrame, points_dir: Path, reference: int) -> pd.
     """`table` with, for every main output, each point's paired difference from the reference
     point (matched by run: every point shares its seeds) and its 95% CI: `<metric>_diff_mean`,
     `<metric>_diff_ci_low`, `<metric>_diff_ci_high`. The reference point's own differences are 0."""
+    import pandas as pd
+
     ref_id = point_id(reference)
     base = pd.read_parquet(points_dir / ref_id / "runs.parquet", columns=["run", *MAIN_METRICS])
     extra: dict[str, list[float]] = {f"{m}_diff_{k}": [] for m in MAIN_METRICS

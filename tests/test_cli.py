@@ -351,3 +351,20 @@ def test_version_prints_the_package_version_and_the_model_in_use(capsys):
 def test_bad_usage_exits_2(capsys, argv):
     assert main(argv) == 2
     assert "usage: fundsim" in capsys.readouterr().err
+
+
+def test_run_quiet_starts_without_the_libraries_it_does_not_use(tmp_path):
+    """Start-up is part of every batch's cost per run (issue 10): `fundsim run --quiet` never
+    imports pandas, scipy.stats, openpyxl, rich (consoles, tables, bars), or a process pool's
+    modules for one worker (pyarrow's own NumPy conversions would import pandas: the results
+    module avoids them)."""
+    unused = ["pandas", "scipy.stats", "scipy.optimize", "openpyxl", "rich.console", "rich.progress",
+              "rich.table", "concurrent.futures.process"]
+    code = (f"import sys\nfrom simulator.cli import main\n"
+            f"assert main(['run', {str(SCENARIOS / 'annual.toml')!r}, '--runs', '3', '--workers', '1', "
+            f"'--quiet', '--out', {str(tmp_path)!r}]) == 0\n"
+            f"print([m for m in {unused!r} if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
+    assert load_results(tmp_path / "annual").manifest["runs"] == 3

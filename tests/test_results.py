@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -142,3 +143,25 @@ def test_save_refuses_to_replace_a_folder_fundsim_did_not_write(batch, tmp_path)
     with pytest.raises(UsageError, match="replaces only a fundsim results folder"):
         batch.save(theirs, force=True)
     assert (theirs / "notes.txt").read_text() == "keep"
+
+
+def test_arrow_columns_round_trip_without_pandas_conversions():
+    """`fundsim run` passes columns to pyarrow as buffers (pyarrow's own conversions import pandas):
+    what goes in comes back bit for bit, slices and strings included."""
+    import pyarrow as pa
+
+    from simulator.results import arrow_array, arrow_table, numpy_column
+
+    floats = np.array([0.1, -0.0, np.nan, 1e300, 5.0])
+    ints = np.arange(-2, 3, dtype=np.int64)
+    schema = pa.schema([("f", pa.float64()), ("i", pa.int64()), ("s", pa.string())])
+    table = arrow_table({"f": floats, "i": ints, "s": ["a", "ä", "", "xyz", "b"]}, schema)
+    expected = pa.table({"f": floats, "i": ints, "s": ["a", "ä", "", "xyz", "b"]})
+    assert table.schema == expected.schema
+    assert table.select(["i", "s"]).equals(expected.select(["i", "s"]))  # (NaN != NaN for "f")
+    assert numpy_column(table.column("f")).tobytes() == floats.tobytes()
+    sliced = pa.chunked_array([arrow_array(ints).slice(1, 3), arrow_array(ints[::2].copy())])
+    np.testing.assert_array_equal(numpy_column(sliced), [-1, 0, 1, -2, 0, 2])
+    assert numpy_column(table.column("s")).tolist() == ["a", "ä", "", "xyz", "b"]
+    with_nulls = pa.chunked_array([pa.array([1.0, None])])
+    assert np.isnan(numpy_column(with_nulls)[1])

@@ -3,14 +3,18 @@ bits, a wrong resume is refused, and a full disk keeps finished work (a real ENO
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from simulator import ResultsError, UsageError, load_results, load_scenario, run_batch
+from simulator import ResultsError, UsageError, load_results, load_scenario, run_batch, streaming
 from simulator.errors import RunError
 from simulator.runner import chunk_bounds, simulate_chunk
 from simulator.streaming import ChunkStore, partial_folder
@@ -21,8 +25,9 @@ RUNS, SEED, SIZE = 30, 7, 8
 PLAN = {"runs": RUNS, "chunk_size": SIZE, "target": None}
 
 
-def _store(folder: Path, resume: bool = False, plan=PLAN, seed=SEED, scenario=ANNUAL) -> ChunkStore:
-    return ChunkStore.open(folder, scenario, seed, dict(plan), resume=resume, force=False)
+def _store(folder: Path, resume: bool = False, plan=PLAN, seed=SEED, scenario=ANNUAL,
+           force: bool = False) -> ChunkStore:
+    return ChunkStore.open(folder, scenario, seed, dict(plan), resume=resume, force=force)
 
 
 def _fill(store: ChunkStore, bounds) -> None:
@@ -66,7 +71,7 @@ def test_a_stopped_batch_resumes_running_only_what_is_missing(tmp_path, referenc
 def test_a_chunk_whose_file_changed_is_run_again_on_resume(tmp_path, reference):
     bounds = chunk_bounds(RUNS, SIZE)
     _fill(_store(tmp_path / "annual"), bounds)
-    chunk_file = partial_folder(tmp_path / "annual") / "chunks" / "runs-000000008.parquet"
+    chunk_file = partial_folder(tmp_path / "annual") / "chunks" / "chunk-000000008.npys"
     chunk_file.write_bytes(chunk_file.read_bytes()[:-10])  # a torn write
     store = _store(tmp_path / "annual", resume=True)
     assert store.missing(bounds) == [bounds[1]]
@@ -117,7 +122,7 @@ def test_a_full_disk_keeps_finished_chunks_and_leaves_no_half_chunk(tmp_path, re
     store = _store(tmp_path / "annual")
     _fill(store, bounds[:1])
     chunks = partial_folder(tmp_path / "annual") / "chunks"
-    (chunks / ".runs-000000008.parquet.tmp").symlink_to("/dev/full")
+    (chunks / ".chunk-000000008.npys.tmp").symlink_to("/dev/full")
     with pytest.raises(RunError, match=r"could not write results \(No space left on device\)\. "
                                        r"1 finished chunk\(s\) \(8 runs\) are kept .*--resume"):
         _fill(store, bounds[1:2])
@@ -144,9 +149,9 @@ def test_a_batch_killed_before_its_first_manifest_starts_afresh_on_resume(tmp_pa
     """A partial folder with no manifest lists no finished chunk: nothing to keep, nothing to trust."""
     stray = partial_folder(tmp_path / "annual") / "chunks"
     stray.mkdir(parents=True)
-    (stray / "runs-000000000.parquet").write_bytes(b"half")
+    (stray / "chunk-000000000.npys").write_bytes(b"half")
     store = _store(tmp_path / "annual", resume=True)
-    assert store.done() == {} and not (stray / "runs-000000000.parquet").exists()
+    assert store.done() == {} and not (stray / "chunk-000000000.npys").exists()
     _fill(store, chunk_bounds(RUNS, SIZE))
     _assert_same(store.finish(RUNS, force=False), reference)
 
@@ -159,7 +164,7 @@ def test_a_chunk_file_another_process_replaced_is_never_published(tmp_path):
     _fill(store, bounds)
     other = _store(tmp_path / "other", seed=SEED + 1)
     _fill(other, bounds[1:2])
-    name = "runs-000000008.parquet"
+    name = "chunk-000000008.npys"
     foreign = partial_folder(tmp_path / "other") / "chunks" / name
     (partial_folder(tmp_path / "annual") / "chunks" / name).write_bytes(foreign.read_bytes())
     with pytest.raises(ResultsError, match=rf"{name}: is not the chunk this batch wrote .*Nothing "
@@ -183,10 +188,77 @@ def test_an_assembled_folder_that_disagrees_with_this_batch_is_not_published(tmp
     assert not (tmp_path / "annual").exists()
 
 
-def test_an_assembled_data_file_changed_before_the_rename_is_not_published(tmp_path):
+@pytest.mark.parametrize("name", ["bands.parquet", "scenario.toml"])
+def test_an_assembled_data_file_changed_before_the_rename_is_not_published(tmp_path, name):
+    """scenario.toml included: the store skips re-validating the one it wrote only when the file
+    is still byte for byte that one."""
     store = _store(tmp_path / "annual")
     _fill(store, chunk_bounds(RUNS, SIZE))
     store.assemble(RUNS)
-    (partial_folder(tmp_path / "annual") / "bands.parquet").write_bytes(b"x")
-    with pytest.raises(ResultsError, match=r"bands\.parquet does not match the manifest just written"):
+    (partial_folder(tmp_path / "annual") / name).write_bytes(b"x")
+    with pytest.raises(ResultsError, match=re.escape(name) + " does not match the manifest just written"):
         store.publish(force=False)
+
+
+def test_the_assembled_files_are_the_same_bytes_whatever_the_chunk_size(tmp_path, monkeypatch):
+    """Row groups have a fixed size, not one per chunk: a batch gives the same files however it was
+    cut. A row group of 7 rows makes chunks straddle row groups at these sizes."""
+    monkeypatch.setattr(streaming, "ROW_GROUP_ROWS", 7)
+    written = {}
+    for size in (1, SIZE, RUNS):
+        store = _store(tmp_path / f"s{size}", plan={**PLAN, "chunk_size": size})
+        _fill(store, chunk_bounds(RUNS, size))
+        folder = store.finish(RUNS, force=False)
+        written[size] = {name: (folder / name).read_bytes()
+                         for name in ("runs.parquet", "years.parquet", "bands.parquet")}
+        assert pq.ParquetFile(folder / "runs.parquet").metadata.num_row_groups == -(-RUNS // 7)
+    assert written[1] == written[SIZE] == written[RUNS]
+
+
+def test_a_chunk_file_holds_the_chunks_arrays_as_npy_records(tmp_path):
+    """One file a chunk: per-run, per-year and per-month arrays (months as metrics x runs x months),
+    readable with NumPy alone, no pickles."""
+    store = _store(tmp_path / "annual")
+    chunk = simulate_chunk(ANNUAL, SEED, 8, 16)
+    store.add(chunk)
+    path = partial_folder(tmp_path / "annual") / "chunks" / "chunk-000000008.npys"
+    with path.open("rb") as fh:
+        arrays = [np.load(fh, allow_pickle=False) for _ in range(3)]
+        assert fh.read() == b""
+    np.testing.assert_array_equal(arrays[0], chunk.runs)
+    np.testing.assert_array_equal(arrays[1], chunk.years)
+    np.testing.assert_array_equal(arrays[2], chunk.months.transpose(2, 0, 1))
+    entry = json.loads((partial_folder(tmp_path / "annual") / "manifest.json").read_text())
+    assert entry["chunks"]["8"]["files"] == {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def test_a_batch_started_by_an_earlier_chunk_format_is_refused_on_resume(tmp_path):
+    _fill(_store(tmp_path / "annual"), chunk_bounds(RUNS, SIZE)[:1])
+    path = partial_folder(tmp_path / "annual") / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["chunk_format"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(UsageError, match=r"was started by an earlier fundsim, whose chunk files this "
+                                         r"version does not read; use --force"):
+        _store(tmp_path / "annual", resume=True)
+    assert _store(tmp_path / "annual", resume=False, force=True).done() == {}
+
+
+def test_precision_targets_read_the_per_run_values_as_runs_parquet_stores_them(tmp_path, reference):
+    store = _store(tmp_path / "annual")
+    _fill(store, reversed(chunk_bounds(RUNS, SIZE)))
+    for metric in ("disruptions_total", "lapsed_funds_m"):
+        np.testing.assert_array_equal(store.metric_values(metric, 16),
+                                      reference.runs[metric].to_numpy(dtype=float)[:16])
+
+
+def test_a_chunk_file_gone_before_assembly_is_never_published(tmp_path):
+    bounds = chunk_bounds(RUNS, SIZE)
+    store = _store(tmp_path / "annual")
+    _fill(store, bounds)
+    (partial_folder(tmp_path / "annual") / "chunks" / "chunk-000000016.npys").unlink()
+    with pytest.raises(ResultsError, match=r"chunk-000000016\.npys: is not the chunk this batch "
+                                           r"wrote .*Nothing was published"):
+        store.finish(RUNS, force=False)
+    assert not (tmp_path / "annual").exists()
+    assert _store(tmp_path / "annual", resume=True).missing(bounds) == [bounds[2]]
