@@ -1,9 +1,13 @@
-"""What both dashboard pages share: where scenarios live, a results cache, a warm process pool,
-error display, and the comparison view (headline, charts, tables).
+"""What both dashboard pages share: where scenarios live, the shared runs (a results cache and a
+warm process pool, through `running`), error display, the baseline's calibration check and the key
+assumptions. The comparison view itself is `view.py`.
 
-Speed: a slider change re-runs only the scenario whose resolved form changed. Results are cached by
-(scenario sha256, seed, runs) in one process-wide store, so every session and both pages reuse them,
-and runs go to a process pool that stays up between reruns (starting one costs about a second).
+Speed: a change re-runs only the scenarios whose resolved form changed (`running.simulation_key`);
+finished batches are cached by (simulation key, seed, runs) in one process-wide store, so every
+session and both pages reuse them; what a page needs runs as one batch on a process pool that
+stays up between reruns (starting one costs about a second), the first runs of each scenario
+first, so a slow batch can show a labelled partial answer. The progress bar appears only for a
+batch that takes more than half a second.
 
 Safety on a shared server: the pool is a `FairPool`, which takes chunks from the browser sessions in
 turn, cancels a session's stale batch when that session starts a new one, and stops a batch that
@@ -14,27 +18,25 @@ directories only (`allowed_folder`); every page runs inside an error boundary (`
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
+import math
 import os
 import re
-import threading
+import time
 import tomllib
 import traceback
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from simulator import assumptions, calibration, charts, comparison, report, uncertain
-from simulator.analysis import describe, mean_ci
+from dashboard_pages import running
+from dashboard_pages.running import simulation_key
+from simulator import assumptions, calibration, report
 from simulator.errors import FundsimError, ScenarioError, problem
-from simulator.executors import FairPool, WorkerLost, quick_chunk_size
-from simulator.memory import run_batch
+from simulator.executors import FairPool, WorkerLost
 from simulator.results import BatchResults
 from simulator.runner import default_workers
 from simulator.scenario import Scenario, load_scenario, scenario_from_dict
@@ -42,7 +44,6 @@ from simulator.scenario import Scenario, load_scenario, scenario_from_dict
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = ROOT / "scenarios"
 BASELINE = SHIPPED_DIR / "baseline.toml"
-CACHE_ENTRIES = 24
 MIN_RUNS, MAX_RUNS = 100, 5000
 
 
@@ -159,32 +160,14 @@ def scenario_from_upload(name: str, data: bytes) -> Scenario:
 # ------------------------------------------------------------------------ running
 
 
-class ResultsCache:
-    """The last few batches, keyed by (scenario sha256, seed, runs); shared by every session."""
-
-    def __init__(self, entries: int) -> None:
-        self.entries = entries
-        self._data: OrderedDict[tuple[str, int, int], BatchResults] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int, int]) -> BatchResults | None:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-            return None
-
-    def put(self, key: tuple[str, int, int], value: BatchResults) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.entries:
-                self._data.popitem(last=False)
+@st.cache_resource(show_spinner=False)
+def _results_cache() -> running.ResultsCache:
+    return running.ResultsCache()
 
 
 @st.cache_resource(show_spinner=False)
-def _results_cache() -> ResultsCache:
-    return ResultsCache(CACHE_ENTRIES)
+def _chunk_store() -> running.ChunkStore:
+    return running.ChunkStore()
 
 
 @st.cache_resource(show_spinner=False)
@@ -208,58 +191,76 @@ def session_id() -> str:
     return st.session_state.setdefault("_fundsim_session", uuid.uuid4().hex)
 
 
-def simulation_key(scenario: Scenario) -> str:
-    """A fingerprint of what the simulation reads: the resolved scenario less its name and
-    description, so renaming (or an edited copy identical to its comparator) never re-runs."""
-    data = scenario.to_dict()
-    data.pop("scenario", None)
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+PROGRESS_SECONDS = 0.5
+"""The progress bar appears once a batch has run this long, and is redrawn at most this often: a
+quicker batch shows no bar, and every redraw costs the browser a re-render of the page (which, on
+two cores, slows the simulation it reports on)."""
+
+
+def answers(scenarios: Sequence[tuple[str, Scenario]], runs: int, seed: int,
+            partial: bool = True) -> Iterator[running.Answer]:
+    """The answer for these (label, scenario) pairs at `runs` and `seed`: from the cache, or run
+    now as one batch of this session on the shared pool (`running.answers`), with a progress bar
+    where this is called; first a partial answer when `partial` and it is worth drawing. A worker
+    that dies is replaced and the missing chunks are run once more; `BatchTooLong`,
+    `BatchCancelled` and the model's own errors come out as plain errors.
+
+    While the batch runs, the bar is redrawn about every half second, also when no chunk arrives:
+    each redraw is a point where Streamlit can stop a stale script run (a closed tab; a newer
+    change also cancels the batch on the pool), and stopping it here cancels the batch."""
+    requests = [running.Request(label, scenario, (simulation_key(scenario), seed, runs))
+                for label, scenario in scenarios]
+    what = plain(requests[0].label) if len(requests) == 1 else f"{len(requests)} scenarios"
+    bar: Any = None
+    started = time.monotonic()
+    drawn = started  # no bar before PROGRESS_SECONDS
+    count = (0, 1)
+
+    def show() -> None:
+        nonlocal bar, drawn
+        now = time.monotonic()
+        if now - drawn < PROGRESS_SECONDS:
+            return
+        drawn = now
+        done, total = count
+        text = f"Running {what}: {done:,} of {total:,} runs"
+        if bar is None:
+            bar = st.progress(min(done / total, 1.0), text=text)
+        else:
+            bar.progress(min(done / total, 1.0), text=text)
+
+    def progress(done: int, total: int) -> None:
+        nonlocal count
+        count = (done, total)
+        show()
+
+    drawn_partial = False
+    for attempt in (1, 2):
+        try:
+            for answer in running.answers(_pool(), session_id(), requests, _results_cache(),
+                                          _chunk_store(), progress=progress, on_wait=show,
+                                          partial_after=None if partial and not drawn_partial
+                                          else math.inf):
+                drawn_partial = drawn_partial or answer.partial
+                if not answer.partial and bar is not None:
+                    bar.empty()
+                yield answer
+            return
+        except WorkerLost:  # a worker died (killed, out of memory): the pool starts new workers
+            if attempt == 2:
+                raise
 
 
 def batch(scenario: Scenario, runs: int, seed: int, label: str) -> BatchResults:
-    """The batch for (scenario, seed, runs): from the cache, or run now with a progress bar."""
-    key = (simulation_key(scenario), seed, runs)
-    cache = _results_cache()
-    found = cache.get(key)
-    if found is not None:
-        return dataclasses.replace(found, scenario=scenario)
-    bar = st.progress(0.0, text=f"Running {plain(label)}: 0 of {runs:,} runs")
-    session = session_id()
-    try:
-        result = run_on_pool(_pool(), scenario, runs, seed, bar, label, session)
-    except WorkerLost:  # a worker died (killed, out of memory): the pool starts new workers
-        result = run_on_pool(_pool(), scenario, runs, seed, bar, label, session)
-    bar.empty()
-    cache.put(key, result)
-    return result
+    """The full batch for (scenario, seed, runs): from the cache, or run now with a progress bar."""
+    return finished([(label, scenario)], runs, seed)[label]
 
 
-def run_on_pool(pool: FairPool, scenario: Scenario, runs: int, seed: int, bar, label: str,
-                session: str = "dashboard") -> BatchResults:
-    """A batch in memory as `session`'s batch on the shared pool, in chunks of about 0.2 s (so the
-    pool can switch sessions and drop a cancelled batch quickly) that still keep the bar moving.
-
-    While the batch waits for a worker the bar is redrawn every half second: each redraw is a
-    point where Streamlit can stop a stale script run (a newer change, a closed tab), and
-    stopping it here cancels the batch. `BatchTooLong` or `BatchCancelled` come out as plain
-    errors."""
-    done = 0
-
-    def show() -> None:
-        bar.progress(min(done / runs, 1.0), text=f"Running {plain(label)}: {done:,} of {runs:,} runs")
-
-    def advance(finished: int) -> None:
-        nonlocal done
-        done += finished
-        show()
-
-    executor = pool.session(session, label, on_wait=show)
-    try:
-        return run_batch(scenario, runs, seed,
-                         chunk_size=quick_chunk_size(scenario, runs, pool.workers),
-                         progress=advance, executor=executor)
-    finally:
-        executor.cancel()  # whatever stopped this call (an error, a rerun), no chunk is left queued
+def finished(scenarios: Sequence[tuple[str, Scenario]], runs: int,
+             seed: int) -> dict[str, BatchResults]:
+    """Full results for these (label, scenario) pairs, run as one batch where not cached."""
+    *_, answer = answers(scenarios, runs, seed, partial=False)
+    return answer.results
 
 
 # ------------------------------------------------------------------------ errors
@@ -299,181 +300,6 @@ def guarded(what: str) -> Iterator[None]:
         st.error(f"**{plain(what)} failed** because of an internal error "
                  f"({plain(type(exc).__name__)}); the details are in the server's log. The rest of "
                  "the page still works; please report this.", icon=":material/error:")
-
-
-# ------------------------------------------------------------------------ the comparison view
-
-
-VIEWS = ("Distributions", "Over time", "Run-by-run difference", "Summary table")
-
-
-def render_comparison(results: Mapping[str, BatchResults], prefix: str,
-                      paired: bool = True, subject: tuple[str, bool] | None = None) -> None:
-    """Headlines (each scenario against the first), then one view at a time (only its charts are
-    built and sent, which keeps a rerun quick): distributions, fan charts, run-by-run differences
-    or tables. The first scenario is the reference; `paired=False` (results that do not share
-    random numbers) leaves out run-by-run differences. `subject` (what a change is, and whether
-    its verb is plural) makes the one headline say what the change does."""
-    if paired and len(results) > 1:
-        (a_name, a), *others = results.items()
-        for b_name, b in others:
-            pair = {a_name: a, b_name: b}
-            sentence = (comparison.change_headline(*subject, pair) if subject is not None
-                        else comparison.headline_text(pair))
-            st.markdown(f"### {plain(sentence)}")
-            st.caption(plain(comparison.money_sentence(pair)) + " Intervals are the "
-                       f"{plain(assumptions.PRECISION_LABEL)}; single runs spread much wider (see "
-                       "the distributions, and the runs' spread in the summary table).")
-    if len(results) > 1:
-        # What the headline compares, a warning when it mixes groups of levers, and why.
-        for line in comparison.what_differs(results):
-            st.caption(plain(line))
-        for warning in comparison.mixed_warnings(results):
-            st.warning(plain(warning), icon=":material/warning:")
-    for line in _uncertain_lines(results):  # parameters drawn per run widen the spread
-        st.caption(plain(line))
-    why = comparison.explanation(results) if paired else []
-    if why:
-        with st.expander("Why: what the difference is made of"):
-            for line in why:
-                st.markdown(plain(line))
-            frame = comparison.attribution_frame(results)
-            a_col, b_col = frame.columns[3], frame.columns[4]
-            st.caption("Each line: the reference, the scenario, and the paired mean difference "
-                       "with its 95% interval.")
-            st.markdown("\n".join(
-                f"- {plain(row['driver'])}: {row[a_col]:,.2f} → {row[b_col]:,.2f}; "
-                f"{row['difference']:+,.2f} ({row['95% CI low']:+,.2f} to "
-                f"{row['95% CI high']:+,.2f})" for _, row in frame.iterrows()))
-    render_views(results, prefix, paired)
-
-
-def _uncertain_lines(results: Mapping[str, BatchResults]) -> list[str]:
-    """Which uncertain parameters each scenario draws, said once for scenarios that draw the
-    same ones ("annual and annual with ... each draw 7 uncertain parameters ...")."""
-    groups: dict[str, list[str]] = {}
-    first: dict[str, tuple[str, str]] = {}
-    for name, res in results.items():
-        drawn = uncertain.describe(res.scenario)
-        if not drawn:
-            continue
-        key = json.dumps(res.scenario.to_dict()["uncertain"], sort_keys=True, default=str)
-        groups.setdefault(key, []).append(name)
-        first.setdefault(key, (res.scenario.name, drawn))
-    lines = []
-    for key, names in groups.items():
-        own, drawn = first[key]
-        if len(names) > 1 and drawn.startswith(f"{own} draws "):
-            drawn = f"{' and '.join(names)} each draw " + drawn[len(f"{own} draws "):]
-        lines.append(drawn)
-    return lines
-
-
-def render_single(results: Mapping[str, BatchResults], message: str, prefix: str) -> None:
-    """One scenario on its own (its comparator has the same settings): what it gives, the reason
-    no comparison is shown, in words, and its charts and table."""
-    name, res = next(iter(results.items()))
-    values = res.runs["disruptions_total"].to_numpy(dtype=float)
-    d = describe(values)
-    st.markdown(f"### {plain(name)}: {d['mean']:,.0f} disruptions over "
-                f"{res.scenario.horizon.years} years on average (runs 5-95%: {d['p5']:,.0f} to "
-                f"{d['p95']:,.0f})")
-    st.info(plain(message), icon=":material/info:")
-    drawn = uncertain.describe(res.scenario)
-    if drawn:
-        st.caption(plain(drawn))
-    render_views(results, prefix, paired=False)
-
-
-_NUMBER = "%,.1f"
-_SIGNED = "%+,.1f"
-
-
-def _summary_config() -> dict:
-    """One format per column (thousands separators, one decimal), intervals as two numeric
-    columns, widths that fit a 1440-pixel screen beside the sidebar."""
-    number = {"width": 96}
-    return {
-        "output": st.column_config.TextColumn("output", width=270),
-        "scenario": st.column_config.TextColumn("scenario", width=200),
-        comparison.MEAN: st.column_config.NumberColumn("mean", format=_NUMBER, **number),
-        comparison.CI_LOW: st.column_config.NumberColumn(
-            "95% CI low", format=_NUMBER, help=assumptions.PRECISION_LABEL, **number),
-        comparison.CI_HIGH: st.column_config.NumberColumn(
-            "95% CI high", format=_NUMBER, help=assumptions.PRECISION_LABEL, **number),
-        comparison.P5: st.column_config.NumberColumn(
-            "runs 5%", format=_NUMBER, help=assumptions.SPREAD_LABEL, **number),
-        comparison.P95: st.column_config.NumberColumn(
-            "runs 95%", format=_NUMBER, help=assumptions.SPREAD_LABEL, **number),
-    }
-
-
-def _differences_config() -> dict:
-    number = {"width": 100}
-    return {
-        "scenario": st.column_config.TextColumn("scenario", width=190),
-        "against": st.column_config.TextColumn("against", width=130),
-        "output": st.column_config.TextColumn("output", width=230),
-        "mean difference": st.column_config.NumberColumn("mean difference", format=_SIGNED,
-                                                         **number),
-        "95% CI low": st.column_config.NumberColumn("95% CI low", format=_SIGNED, **number),
-        "95% CI high": st.column_config.NumberColumn("95% CI high", format=_SIGNED, **number),
-        "share of runs better": st.column_config.TextColumn(
-            "runs better", width=90, alignment="right",
-            help="Share of paired runs where the scenario has more output or loses less money; "
-                 "n/a where neither is better (capability spend)."),
-    }
-
-
-def render_views(results: Mapping[str, BatchResults], prefix: str, paired: bool = True) -> None:
-    """The view picker and the chosen view's charts or tables."""
-    view = st.radio("View", VIEWS, horizontal=True, key=f"{prefix}_view",
-                    label_visibility="collapsed")
-    others = list(results.items())[1:] if paired else []
-    if view == "Distributions":
-        ecdf = st.toggle("Show cumulative distributions (ECDF) instead of histograms",
-                         key=f"{prefix}_ecdf")
-        figures = comparison.distribution_figures(results, ecdf)
-        cols = st.columns(2)
-        for i, metric in enumerate(charts.DISTRIBUTION_METRICS):
-            with cols[i % 2]:
-                st.plotly_chart(figures[f"dist_{metric}"], key=f"{prefix}_dist_{metric}")
-    elif view == "Over time":
-        figures = comparison.fan_figures(results)
-        cols = st.columns(len(charts.FAN_METRICS))
-        for col, metric in zip(cols, charts.FAN_METRICS, strict=True):
-            with col:
-                st.plotly_chart(figures[f"fan_{metric}"], key=f"{prefix}_fan_{metric}")
-        st.caption("Lines are medians; dark bands hold the middle half of runs, light bands 90%.")
-    elif view == "Run-by-run difference":
-        if not others:
-            st.write("Run-by-run differences need results that share a seed.")
-            return
-        metric = st.selectbox("Output", charts.DISTRIBUTION_METRICS, format_func=charts.label,
-                              key=f"{prefix}_diff_metric")
-        figures = comparison.difference_figures(results, metric)
-        a_name, a = next(iter(results.items()))
-        for i, (b_name, b) in enumerate(others, start=1):
-            diff = charts.paired_differences(a.runs, b.runs, metric)
-            mean, lo, hi = mean_ci(diff)
-            better = charts.better_share(diff, metric)
-            st.markdown(f"**{plain(b_name)} against {plain(a_name)}:** mean difference "
-                        f"{plain(f'{mean:+,.1f}')} (95% CI {plain(f'{lo:+,.1f} to {hi:+,.1f}')}); "
-                        f"{plain(b_name)} is better in **{better:.0%}** of paired runs.")
-            st.plotly_chart(figures[f"diff_{i}"], key=f"{prefix}_diff_{i}")
-    else:
-        summary = comparison.summary_frame(results)
-        st.caption(plain(assumptions.INTERVALS_NOTE))
-        config = _summary_config()
-        st.dataframe(summary, hide_index=True, key=f"{prefix}_summary", column_config=config,
-                     column_order=list(config))
-        if others:
-            differences = comparison.differences_frame(results)
-            differences["share of runs better"] = [
-                comparison.share_text(x) for x in differences["share of runs better"]]
-            config = _differences_config()
-            st.dataframe(differences, hide_index=True, key=f"{prefix}_differences",
-                         column_config=config, column_order=list(config))
 
 
 # ------------------------------------------------------------------------ calibration, assumptions

@@ -22,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_pages import common as ui
+from dashboard_pages.view import render_comparison
 from simulator import comparison
 from simulator.errors import FundsimError
 from simulator.listing import is_sweep, newest_pair, results_entries, sweep_message
@@ -109,13 +110,22 @@ def main() -> None:
             st.error(f"**Runs per scenario = {runs:,}:** choose between {ui.MIN_RUNS:,} and "
                      f"{ui.MAX_RUNS:,}.", icon=":material/warning:")
         else:
+            scenarios = []
             for label in run_here:
                 try:
-                    scenario = ui.resolve(entries[label])
-                    chosen.append((scenario.name, "run here",
-                                   ui.batch(scenario, int(runs), int(seed), scenario.name)))
+                    scenarios.append(ui.resolve(entries[label]))
                 except FundsimError as exc:
                     ui.show_problem(exc, label)
+            if scenarios:  # one batch for all of them (a session's new batch cancels its last)
+                names = comparison.unique_labels([s.name for s in scenarios])
+                try:
+                    done = ui.finished(list(zip(names, scenarios, strict=True)), int(runs),
+                                       int(seed))
+                except FundsimError as exc:
+                    ui.show_problem(exc, f"Running {', '.join(names)}")
+                else:
+                    chosen += [(s.name, "run here", done[name])
+                               for name, s in zip(names, scenarios, strict=True)]
     if len(chosen) < 2:
         st.info("Pick at least two results (folders or scenarios). To make some: "
                 "`fundsim run scenarios/annual.toml scenarios/three_year.toml --out results/demo`.")
@@ -142,7 +152,7 @@ def main() -> None:
     else:
         st.dataframe(diffs, hide_index=True, key="compare_parameters")
     with ui.guarded("Comparing"):
-        ui.render_comparison(results, prefix="compare", paired=len(seeds) == 1)
+        render_comparison(results, prefix="compare", paired=len(seeds) == 1)
 
 
 with ui.guarded("The Compare page"):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard_pages import common as ui
+from dashboard_pages.view import AnswerView
 from simulator import changes, charts, comparison
 from simulator.bounds import MAX_MONEY_M
 from simulator.errors import FundsimError, ScenarioError
@@ -311,16 +312,22 @@ def main() -> None:
         ui.show_problem(exc, f"The comparator {picked.comparator}")
         return
     with ui.guarded("Running the scenarios"):
-        runs, seed = picked.runs, picked.seed
         if same is not None:
-            results = {a.name: ui.batch(a, runs, seed, a.name)}
-            ui.render_single(results, same, prefix="explore")
+            scenarios = [(a.name, a)]
+            view = AnswerView("explore", same=same)
         else:
             labels = comparison.unique_labels([reference.name, other.name])
-            results = {labels[0]: ui.batch(reference, runs, seed, labels[0]),
-                       labels[1]: ui.batch(other, runs, seed, labels[1])}
-            ui.render_comparison(results, prefix="explore", subject=subject)
-        _save_and_download(a, results)
+            scenarios = [(labels[0], reference), (labels[1], other)]
+            view = AnswerView("explore", subject=subject)
+        answer = None
+        try:
+            for answer in ui.answers(scenarios, picked.runs, picked.seed):
+                view.draw(answer)
+        except FundsimError:
+            view.clear()  # a partial answer whose runs could not finish is not left standing
+            raise
+        if answer is not None:
+            _save_and_download(a, answer.results)
     with ui.guarded("Checking the baseline against the published figures"):
         ui.render_baseline_check(picked.runs, picked.seed)
     ui.render_assumptions()

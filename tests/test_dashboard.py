@@ -20,7 +20,9 @@ import pandas as pd
 import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
+from dashboard_pages.view import VIEWS
 from simulator import assumptions, calibration, changes, comparison, load_scenario, run_batch, uncertain
 from simulator.analysis import headline, mean_ci, paired_comparison
 from simulator.cli import main
@@ -80,10 +82,13 @@ def _headline(at: AppTest) -> str:
 
 
 def _chart(at: AppTest, key: str) -> dict:
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        if chart.proto.id and key in chart.proto.id:
-            return spec
+    """The spec of the chart in the container keyed `key` (each chart has a place of its own, so a
+    partial answer's chart can be replaced by the full one's)."""
+    for node in at.main:
+        if isinstance(node, Block) and node.key == key:
+            found = node.get("plotly_chart")
+            assert len(found) == 1, (key, len(found))
+            return json.loads(found[0].proto.spec)
     raise AssertionError(f"no chart with key {key}")
 
 
@@ -160,6 +165,34 @@ def test_settlement_length_to_three_gives_a_headline_naming_the_change(expected_
     assert len({t["marker"]["line"]["color"] for t in spec["data"]}) == 2
 
 
+def _texts(at: AppTest) -> str:
+    """Everything the page says in words, as read."""
+    shown = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.subheader]
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    titles = [spec["layout"]["title"]["text"] for spec in specs]
+    return " ".join([*(_unescaped(e.value) for e in shown), *titles])
+
+
+def test_partial_answers_are_replaced_by_the_full_ones_in_every_view(monkeypatch,
+                                                                    expected_default):
+    """With every partial answer drawn (FUNDSIM_PARTIAL_SECONDS=0), each view draws its first
+    runs and then the full answer in the same places: no widget or key is written twice, and what
+    stays on the page is the full answer, with nothing labelled partial."""
+    monkeypatch.setenv("FUNDSIM_PARTIAL_SECONDS", "0")
+    at = _apply(_app(), core__settlement_years=3)
+    a, b = expected_default
+    assert _headline(at) == comparison.change_headline(
+        "three-year core settlements instead of one-year", True,
+        {"annual": a, "annual with three-year core settlements": b})
+    assert "first 200" not in _texts(at).lower()
+    for view, years, word in zip(VIEWS[1:], (2, 4, 5), ("Two", "Four", "Five"), strict=True):
+        at.radio(key="explore_view").set_value(view).run()
+        _apply(at, core__settlement_years=years)
+        assert not at.exception and not at.error, view
+        assert "first 200" not in _texts(at).lower(), view
+        assert _headline(at).startswith(f"{word}-year core settlements instead of one-year"), view
+
+
 def test_a_comparator_with_the_same_settings_is_said_in_words():
     at = _apply(_app(), core__settlement_years=3)
     for comparator, words in (("Same settings, three-year settlements",
@@ -183,6 +216,12 @@ def test_the_headline_says_what_it_compares_and_why(expected_default):
     a, b = expected_default
     captions = " ".join(c.value for c in at.caption)
     assert "differs from annual in settlement length" in captions
+    why = next(e for e in at.expander if "Why" in e.label)
+    assert not why.markdown  # worked out only once opened (a rerun from the cache)
+    charts = len(at.get("plotly_chart"))
+    at.session_state["explore_why"] = True
+    at.run()
+    assert not at.exception and len(at.get("plotly_chart")) == charts
     why = next(e for e in at.expander if "Why" in e.label)
     text = " ".join(m.value for m in why.markdown)
     lapsed = (b.runs["lapsed_funds_m"] - a.runs["lapsed_funds_m"]).mean()
@@ -216,27 +255,27 @@ def test_explore_checks_the_shipped_baseline_and_shows_the_key_assumptions():
 
 
 @pytest.fixture
-def ran(monkeypatch) -> list[str]:
-    """The names of the scenarios the dashboard runs a batch for, in order (a test clears it
-    once the page has opened, to count what its own changes run)."""
-    from dashboard_pages import common
+def ran(monkeypatch) -> list[list[str]]:
+    """For every batch the dashboard submits to its pool, in order, the names of the scenarios it
+    simulates (a test clears it once the page has opened, to count what its own changes run)."""
+    from simulator.executors import FairPool
 
-    names: list[str] = []
-    real = common.run_on_pool
+    batches: list[list[str]] = []
+    real = FairPool.submit
 
-    def counting(pool, scenario, *args, **kwargs):
-        names.append(scenario.name)
-        return real(pool, scenario, *args, **kwargs)
+    def counting(self, session, tasks, *args, **kwargs):
+        batches.append(list(dict.fromkeys(task[0].name for task in tasks)))
+        return real(self, session, tasks, *args, **kwargs)
 
-    monkeypatch.setattr(common, "run_on_pool", counting)
-    return names
+    monkeypatch.setattr(FairPool, "submit", counting)
+    return batches
 
 
 def test_a_slider_move_does_not_run_the_baseline_again(ran):
     at = _app()
     ran.clear()
     _apply(at, core__settlement_years=2)
-    assert ran == ["annual with two-year core settlements"]  # annual and the baseline: cached
+    assert ran == [["annual with two-year core settlements"]]  # annual and the baseline: cached
     assert "Does the baseline match the published figures?" in [h.value for h in at.subheader]
 
 
@@ -265,7 +304,7 @@ def test_several_changes_are_applied_together_in_one_rerun(ran):
     at = _app()
     ran.clear()
     _apply(at, core__settlement_years=2, core__delay_window=(0.0, 4.0), contract_cover=0.5)
-    assert ran == ["annual with 3 changes"]  # three changes, one batch
+    assert ran == [["annual with 3 changes"]]  # three changes, one batch
     edited = ANNUAL.with_changes({"funding.streams.core.settlement_years": 2,
                                   "funding.streams.core.confirmation_delay_months": {
                                       "dist": "triangular", "min": 0.0, "mode": 2.0, "max": 4.0},
@@ -644,12 +683,12 @@ def test_plain_text_round_trips_any_printable_text():
 
 
 def test_an_internal_error_is_a_plain_message_without_details(monkeypatch):
-    from simulator import comparison
+    from simulator import charts
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("secret /etc/shadow details")
 
-    monkeypatch.setattr(comparison, "distribution_figures", broken)
+    monkeypatch.setattr(charts, "distribution_figure", broken)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     message = _errors(at)
@@ -756,4 +795,4 @@ def test_the_dashboard_uses_no_emoji_icons():
         text = path.read_text()
         found = [ch for ch in text if any(lo <= ord(ch) <= hi for lo, hi in EMOJI)]
         assert not found, (path.name, found)
-        assert ":material/" in text or path.name in ("__init__.py",), path.name
+        assert ":material/" in text or "import streamlit" not in text, path.name
