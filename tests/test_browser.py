@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,71 +27,32 @@ import pytest
 playwright = pytest.importorskip("playwright.sync_api", reason="make test installs playwright")
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from tools import dashboard_browser as harness  # noqa: E402
+from tools.dashboard_browser import CHROMIUM, CHROMIUM_ARGS, LIVE, ChartProbe  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTEFACTS = ROOT / "test-artefacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LIVE = '[data-testid="stElementContainer"]:not([data-stale="true"])'
 CHART = ".st-key-explore_dist_disruptions_total .js-plotly-plot"
 
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Server(harness.Server):
+    """The dashboard on 127.0.0.1 (`tools/dashboard_browser.py`), with its log in test-artefacts/
+    and helpers that follow its pool's batches by label. A batch of several scenarios is labelled
+    "the batch of 2 scenarios (a, b)", so a label matches any batch that names it."""
 
-
-class Server:
-    """A `streamlit run dashboard.py` on 127.0.0.1 with its own folders and pool stats file."""
-
-    def __init__(self, folder: Path, log_name: str) -> None:
-        self.stats = folder / "pool-stats.json"
-        self.results = folder / "results"
-        port = _free_port()
+    def __init__(self, folder: Path, log_name: str, env: dict[str, str] | None = None) -> None:
         # A long time budget: these tests cancel heavy batches themselves and check how.
-        env = {**os.environ, "FUNDSIM_SAVED_DIR": str(folder / "saved"),
-               "FUNDSIM_RESULTS_DIR": str(folder / "results"), "FUNDSIM_POOL_STATS": str(self.stats),
-               "FUNDSIM_BATCH_SECONDS": "600", "PYTHONFAULTHANDLER": "1"}
-        self.log_path = ARTEFACTS / log_name
-        log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port),
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"streamlit did not start; see {self.log_path}")
-            time.sleep(0.3)
-
-    def batches(self) -> list[dict]:
         try:
-            return json.loads(self.stats.read_text())["batches"]
-        except (OSError, ValueError, KeyError):
-            return []
-
-    def workers(self) -> list[int]:
-        try:
-            return json.loads(self.stats.read_text())["workers"]
-        except (OSError, ValueError, KeyError):
-            return []
+            super().__init__(folder, ARTEFACTS / log_name,
+                             {"FUNDSIM_BATCH_SECONDS": "600", **(env or {})})
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
 
     def batch(self, label: str, after: int = 0) -> dict | None:
-        """The newest batch with this label and an id above `after`."""
-        found = [b for b in self.batches() if b["label"] == label and b["id"] > after]
+        """The newest batch naming this label, with an id above `after`."""
+        found = [b for b in self.batches() if label in b["label"] and b["id"] > after]
         return found[-1] if found else None
 
     def batch_by_id(self, batch_id: int) -> dict | None:
@@ -105,7 +63,7 @@ class Server:
 
     def wait_for(self, label: str, condition, what: str, after: int = 0,
                  timeout: float = 120, batch_id: int | None = None) -> dict:
-        """The newest batch with this label (or the batch `batch_id`) once `condition` holds."""
+        """The newest batch naming this label (or the batch `batch_id`) once `condition` holds."""
         deadline = time.monotonic() + timeout
         while True:
             found = self.batch(label, after) if batch_id is None else self.batch_by_id(batch_id)
@@ -115,20 +73,9 @@ class Server:
             assert time.monotonic() < deadline, f"{label}: gave up waiting for {what}: {found}"
             time.sleep(0.05)
 
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    ARTEFACTS.mkdir(exist_ok=True)
     running = Server(tmp_path_factory.mktemp("dashboard"), "streamlit.log")
     try:
         yield running
@@ -137,12 +84,22 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app_url(server):
-    return server.url
+def eager_server(tmp_path_factory):
+    """A server that draws every partial answer (FUNDSIM_PARTIAL_SECONDS=0), whatever the
+    machine's speed, so the tests see one without depending on how long the runs take."""
+    running = Server(tmp_path_factory.mktemp("eager"), "streamlit-eager.log",
+                     {"FUNDSIM_PARTIAL_SECONDS": "0"})
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")
 def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    ARTEFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -281,6 +238,104 @@ def test_compare_after_the_readmes_sweep(server, browser):
         assert page.get_by_test_id("stException").count() == 0
         assert page.get_by_test_id("stAlertContentError").count() == 0
         page.screenshot(path=str(ARTEFACTS / "compare-after-sweep.png"), full_page=True)
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------------------ answers within a second (issue 10)
+
+_RECORD_JS = r"""
+() => {
+  window.__seen = [];
+  const live = '[data-testid="stMain"] [data-testid="stElementContainer"]:not([data-stale="true"])';
+  const look = () => {
+    const heads = [...document.querySelectorAll(live + ' h3')].map(h => h.innerText);
+    const charts = [...document.querySelectorAll(live + ' .js-plotly-plot')].filter(c => c._fullLayout)
+      .map(c => [String(c._fullLayout.title.text).replace(/<\/?b>/g, ''),
+                 c._fullData.map(t => Array.from(t.y).reduce((a, b) => a + b, 0))]);
+    const notes = [...document.querySelectorAll(live + ' [data-testid="stAlertContentInfo"]')]
+      .map(n => n.innerText);
+    const state = JSON.stringify([heads, charts, notes]);
+    const last = window.__seen[window.__seen.length - 1];
+    if (!last || last.state !== state) { window.__seen.push({state, heads, charts, notes}); }
+  };
+  new MutationObserver(look).observe(document.body, {subtree: true, childList: true,
+                                                     attributes: true, characterData: true});
+}
+"""
+"""Records, in the page, every state of the live headlines, chart titles and data, and notices:
+a partial answer on screen for a tenth of a second is seen however slowly the test polls."""
+
+
+def test_a_partial_answer_is_labelled_and_then_replaced(eager_server, browser):
+    """The planner's change with partial answers on: first the first 200 of 1,000 runs of each
+    scenario, said in a notice, the headline and every chart title; then the full answer in the
+    same places, with other numbers and no such label left anywhere on the page."""
+    context, page = _open(browser, eager_server.url)
+    try:
+        probe = ChartProbe(page)
+        probe.arm()
+        page.evaluate(_RECORD_JS)
+        thumb = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").first.get_by_role(
+            "slider")
+        thumb.focus()
+        thumb.press("ArrowRight")
+        thumb.press("ArrowRight")
+        _apply(page)
+        probe.wait_until_idle()
+        seen = page.evaluate("() => window.__seen")
+        change = "Three-year core settlements instead of one-year add"
+        partial = [s for s in seen if any(h.startswith(f"First 200 of 1,000 runs: {change}")
+                                          for h in s["heads"])]
+        assert partial, [s["heads"] for s in seen]
+        first = partial[-1]
+        assert any("Partial answer: the first 200 of 1,000 runs of each scenario" in n
+                   for n in first["notes"]), first["notes"]
+        assert len(first["charts"]) == 4
+        assert all(title.endswith("(first 200 of 1,000 runs)") for title, _ in first["charts"])
+        final = seen[-1]
+        assert seen.index(first) < len(seen) - 1
+        assert [h for h in final["heads"] if change in h] == [
+            h for h in final["heads"] if h.startswith(change)] != []
+        assert len(final["charts"]) == 4
+        assert not any("first 200" in title for title, _ in final["charts"])
+        assert [y for _, y in final["charts"]] != [y for _, y in first["charts"]]
+        assert "first 200 of 1,000" not in page.get_by_test_id("stMain").inner_text().lower()
+        assert probe.drawn(4).first < probe.drawn(4).last
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        context.close()
+
+
+def test_several_quick_edits_run_one_full_batch(eager_server, browser):
+    """Three edits in a row, each pressed while the last one's 5,000 runs are still going: the
+    first two batches are cancelled with chunks never run, one batch runs to the end, and the
+    page answers the last edit. Each press waits only until its batch is on the pool (read from
+    the pool's stats file), never for a time."""
+    context, page = _open(browser, eager_server.url)
+    try:
+        runs = page.get_by_test_id("stSidebar").get_by_label("Runs per scenario (100-5,000)")
+        runs.fill("5000")
+        runs.press("Enter")
+        _wait_until_idle(page)
+        after = eager_server.last_id()
+        volatility = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(
+            has_text="Amount volatility").first.get_by_role("slider")
+        for percent in (6, 7, 8):
+            volatility.focus()
+            volatility.press("ArrowRight")
+            _apply(page)
+            label = f"annual with core volatility {percent}%"
+            eager_server.wait_for(label, lambda b: b["state"] == "running", "its batch", after)
+        _wait_until_idle(page)
+        batches = [b for b in eager_server.batches() if b["id"] > after]
+        assert [b["label"] for b in batches] == [
+            f"annual with core volatility {p}%" for p in (6, 7, 8)], batches
+        assert [b["state"] for b in batches] == ["cancelled", "cancelled", "done"], batches
+        assert all(b["submitted"] < b["tasks"] for b in batches[:2]), batches
+        headline = page.locator(f"{LIVE} h3").first.inner_text()
+        assert headline.startswith("Core amount volatility of 8% instead of 5%"), headline
+        assert page.get_by_test_id("stException").count() == 0
     finally:
         context.close()
 
