@@ -46,7 +46,10 @@ def partial_note(answer: Answer) -> str:
 
 class AnswerView:
     """One comparison on a page, drawn once per answer (a partial one, then the full one) in the
-    same places. `paired=False` (results that do not share random numbers) leaves out run-by-run
+    same places. Streamlit keeps a container's children when the same place is given a container
+    again in one run (emptying it first does not help), so both answers write the same elements in
+    the same order, different only in their text; the partial notice has a place of its own, which
+    the full answer empties. `paired=False` (results that do not share random numbers) leaves out run-by-run
     differences; `subject` (what a change is, and whether its verb is plural) makes the one
     headline say what the change does; `same` (a sentence) shows one scenario on its own with the
     reason no comparison is shown."""
@@ -57,6 +60,7 @@ class AnswerView:
         self.paired = paired and same is None
         self.subject = subject
         self.same = same
+        self._notice: Slot | None = None
         self._header: Slot | None = None
         self._why: Slot | None = None
         self._view = VIEWS[0]
@@ -69,7 +73,13 @@ class AnswerView:
         note = partial_note(answer) if answer.partial else None
         first = self._header is None
         if first:
-            self._header = st.empty()
+            self._notice, self._header = st.empty(), st.empty()
+        if note:
+            self._notice.info(plain(f"Partial answer: the {note} of each scenario. The rest are "
+                                    "running, and the full answer replaces this one when they "
+                                    "finish."), icon=":material/hourglass_top:")
+        elif not first:
+            self._notice.empty()
         with self._header.container():
             if self.same is not None:
                 self._single_header(results, note)
@@ -85,15 +95,13 @@ class AnswerView:
 
     def clear(self) -> None:
         """Remove what was drawn (a partial answer whose runs could not finish)."""
-        for slot in [self._header, self._why, *self._slots.values()]:
+        for slot in [self._notice, self._header, self._why, *self._slots.values()]:
             if slot is not None:
                 slot.empty()
 
     # ------------------------------------------------------------------ headlines
 
     def _comparison_header(self, results: Mapping[str, BatchResults], note: str | None) -> None:
-        if note:
-            _partial_notice(note)
         if self.paired and len(results) > 1:
             (a_name, a), *others = results.items()
             for b_name, b in others:
@@ -117,8 +125,6 @@ class AnswerView:
         name, res = next(iter(results.items()))
         values = res.runs["disruptions_total"].to_numpy(dtype=float)
         d = describe(values)
-        if note:
-            _partial_notice(note)
         sentence = (f"{name}: {d['mean']:,.0f} disruptions over {res.scenario.horizon.years} years "
                     f"on average (runs 5-95%: {d['p5']:,.0f} to {d['p95']:,.0f})")
         st.markdown(f"### {_prefixed(sentence, note)}")
@@ -227,9 +233,8 @@ class AnswerView:
         summary = comparison.summary_frame(results)
         keyed = note is None  # a key may be written once a run: the full answer's tables have it
         with self._place("tables").container():
-            if note:
-                st.caption(plain(f"Partial answer: {note} of each scenario."))
-            st.caption(plain(assumptions.INTERVALS_NOTE))
+            partial = f"Partial answer: the {note} of each scenario. " if note else ""
+            st.caption(plain(partial + assumptions.INTERVALS_NOTE))
             config = _summary_config()
             st.dataframe(summary, hide_index=True, column_config=config, column_order=list(config),
                          key=f"{self.prefix}_summary" if keyed else None)
@@ -251,12 +256,6 @@ def render_comparison(results: Mapping[str, BatchResults], prefix: str, paired: 
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _partial_notice(note: str) -> None:
-    st.info(plain(f"Partial answer: the {note} of each scenario. The rest are running, and the "
-                  "full answer replaces this one when they finish."),
-            icon=":material/hourglass_top:")
 
 
 def _prefixed(sentence: str, note: str | None) -> str:
