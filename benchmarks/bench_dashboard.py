@@ -153,7 +153,7 @@ started re-runs only your scenario; its three-year counterpart changes with it, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--trials", type=int, default=7, help="slider changes per case (default 7)")
+    parser.add_argument("--trials", type=int, default=5, help="slider changes per case (default 5)")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"dashboard seconds from slider to charts: skipped, {CHROMIUM} is missing "
