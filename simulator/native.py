@@ -28,8 +28,9 @@ PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
 MODEL = PACKAGE / "model"
 MODULES = ("clock", "records", "funding", "ledger", "payments", "portfolio", "workforce",
-           "temporary", "operations", "run")
-"""The modules compiled: the event loop and everything it calls (`compiled.py` lays a scenario out
+           "temporary", "operations", "run", "counts")
+"""The modules compiled: the event loop and everything it calls, and the certified Poisson counts
+(`counts.py`, whose loop only pays compiled; `compiled.py` lays a scenario out
 once and `chunk.py` works in numpy, so neither gains from compiling)."""
 
 GROUP = "simulator.model"  # mypyc's group: its shared library is `simulator/model__mypyc`
