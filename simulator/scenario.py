@@ -450,7 +450,20 @@ def _replaced(model: Any, changes: dict[tuple[str, ...], float]) -> Any:
             update[head] = _replaced(child, below)
     if isinstance(model, dict):
         return {**model, **update}
-    return model.model_copy(update=update)
+    return _copy_model(model, update)
+
+
+def _copy_model(model: BaseModel, update: dict[str, Any]) -> Any:
+    """`model.model_copy(update=update)` for the scenario's models, without the generic copy
+    machinery that was most of the cost of a run's drawn scenario. Every model here is frozen,
+    forbids extra fields and has no private attributes, so a copy is its field dict with the
+    update and its set of fields given (tests/test_uncertain.py compares it with `model_copy`)."""
+    copied = object.__new__(type(model))
+    object.__setattr__(copied, "__dict__", {**model.__dict__, **update})
+    object.__setattr__(copied, "__pydantic_extra__", None)
+    object.__setattr__(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    object.__setattr__(copied, "__pydantic_private__", None)
+    return copied
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
