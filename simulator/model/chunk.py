@@ -84,9 +84,10 @@ def simulate_runs(compiled: CompiledScenario, seed: int, start: int, stop: int) 
     """Runs [start, stop) of a compiled scenario: a pure function of (scenario, seed, runs)."""
     u = compiled.draws.uniforms_many(seed, start, stop)
     n = stop - start
-    # Nothing here leaves reference cycles behind (refcounting frees a run, its drawn scenario
-    # and its arrays), so the cyclic garbage collector has nothing to find; left on, it walks
-    # every live object of the process every few runs (a quarter of a compiled run's time).
+    # Runs are released once read (`Run.release` breaks their reference cycles), so reference
+    # counting frees a run, its drawn scenario and its arrays, and the cyclic garbage collector
+    # has nothing to find; left on, it walks every live object of the process every few runs
+    # (a quarter of a compiled run's time).
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -100,7 +101,10 @@ def simulate_runs(compiled: CompiledScenario, seed: int, start: int, stop: int) 
                 if _draws_from(layout) != shared:
                     draws[i] = draw_values(layout, u[i:i + 1])[0]
         runs = [Run(layouts[i], draws[i]).run() for i in range(n)]
-        return _assemble(compiled, u, runs)
+        arrays = _assemble(compiled, u, runs)
+        for run in runs:
+            run.release()
+        return arrays
     finally:
         if collecting:
             gc.enable()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Final
 
 import simpy
 
-TINY = 1e-9
+TINY: Final = 1e-9
 """£m (or £m a month) below which an amount is treated as nothing (rounding, not money)."""
 
 
@@ -33,6 +34,16 @@ class Clock:
         """Run `action` at `when` (a SimPy timeout whose callback sets `now` first); returns the
         time SimPy gives it: its clock plus the delay, rounded as SimPy rounds it."""
         return self._after(when - self.now, action)
+
+    def close(self) -> None:
+        """Let reference counting free a finished run. SimPy's `Environment` binds its event
+        constructors to itself (a reference cycle), and its queue holds the timeouts still pending
+        past the horizon, whose callbacks hold the components: left so, every run was garbage only
+        the cyclic collector could free, about a tenth of a compiled run's time. Emptied, a run is
+        freed as soon as it is dropped. The environment cannot be used afterwards."""
+        env = self.env
+        env._queue.clear()
+        vars(env).clear()
 
     def _after(self, delay: float, action: Callable[[], None]) -> float:
         fires = self.now + delay

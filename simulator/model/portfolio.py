@@ -66,6 +66,8 @@ class Project:
 class Portfolio:
     """Every capability project and the organisation's rules for contracting and paying them."""
 
+    __deletable__ = ("run",)  # `Run.release` drops the reference back to the run
+
     def __init__(self, cs: CompiledScenario, org: Organisation, draws: RunDraws, clock: Clock,
                  years: YearRecord) -> None:
         self.years = cs.years

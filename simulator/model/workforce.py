@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..scenario import Organisation
 from ..scenario import Workforce as WorkforceSpec
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .portfolio import Portfolio
     from .run import Run
 
-MIN_COHORT_FTE = 1.0
+MIN_COHORT_FTE: Final = 1.0
 """Recruitment campaigns smaller than one post are not run."""
 
 
@@ -33,6 +33,8 @@ class Cohort:
 
 class Workforce:
     """Staff in post and in the pipeline, and the rules for hiring them."""
+
+    __deletable__ = ("run",)  # `Run.release` drops the reference back to the run
 
     def __init__(self, spec: WorkforceSpec, org: Organisation, draws: RunDraws,
                  clock: Clock) -> None:
