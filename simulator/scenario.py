@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -221,7 +222,13 @@ class Scenario(BaseModel):
             for path, value in values.items():
                 _set_path(data, path, value)
             return scenario_from_dict(data, source=f"{self.name} (drawn)")
-        return _replaced(self, {tuple(path.split(".")): value for path, value in values.items()})
+        return self.copier(tuple(values))(tuple(values.values()))
+
+    def copier(self, paths: tuple[str, ...]) -> Callable[[tuple[float, ...]], Scenario]:
+        """`with_values` (unvalidated) for many sets of values of the same `paths`, in that order:
+        which models lie on the way to each field is worked out once, not once a run."""
+        plan = _plan({tuple(path.split(".")): i for i, path in enumerate(paths)})
+        return lambda values: _replaced(self, plan, values)
 
 
 # --------------------------------------------------------------------------- loading
@@ -435,19 +442,28 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return None
 
 
-def _replaced(model: Any, changes: dict[tuple[str, ...], float]) -> Any:
-    """`model` with the fields at the given paths replaced, copying each model on the way down
+_Plan = dict[str, "int | _Plan"]
+
+
+def _plan(changes: dict[tuple[str, ...], int]) -> _Plan:
+    """The fields to replace as a tree: a model's field name, then either the index of its new
+    value or the plan for the model (or table) it holds."""
+    by_head: dict[str, dict[tuple[str, ...], int]] = {}
+    for parts, index in changes.items():
+        by_head.setdefault(parts[0], {})[parts[1:]] = index
+    return {head: below[()] if () in below else _plan(below) for head, below in by_head.items()}
+
+
+def _replaced(model: Any, plan: _Plan, values: tuple[float, ...]) -> Any:
+    """`model` with the planned fields replaced by `values`, copying each model on the way down
     once however many of its fields change (a run's draws are often several fields of one table)."""
-    by_head: dict[str, dict[tuple[str, ...], float]] = {}
-    for parts, value in changes.items():
-        by_head.setdefault(parts[0], {})[parts[1:]] = value
     update = {}
-    for head, below in by_head.items():
-        if () in below:
-            update[head] = below[()]
+    for head, below in plan.items():
+        if isinstance(below, int):
+            update[head] = values[below]
         else:
             child = model[head] if isinstance(model, dict) else getattr(model, head)
-            update[head] = _replaced(child, below)
+            update[head] = _replaced(child, below, values)
     if isinstance(model, dict):
         return {**model, **update}
     return _copy_model(model, update)
