@@ -65,9 +65,25 @@ class Timed:
         self.action()
 
 
+_expm1: Final = math.expm1
+"""math.expm1 held in a constant: mypyc has no native expm1, and a constant spares the look-up of
+`math.expm1` at each of a run's ~550 calls (about a third of the call's cost; the same function)."""
+
+
 def decayed_span(rate: float, dt: float) -> float:
     """Integral of exp(-rate * s) for s in [0, dt]: the span an exponentially decaying level
     contributes (dt itself when nothing decays)."""
     if rate * dt < 1e-12:
         return dt
-    return -math.expm1(-rate * dt) / rate
+    return -_expm1(-rate * dt) / rate
+
+
+def least(a: float, b: float, c: float) -> float:
+    """`min(a, b, c)` as Python computes it (the first of the least, by `<`), without boxing three
+    floats for the built-in: mypyc compiles `min` of two floats natively, not of three."""
+    m = a
+    if b < m:
+        m = b
+    if c < m:
+        m = c
+    return m
