@@ -13,6 +13,11 @@ TINY: Final = 1e-9
 """£m (or £m a month) below which an amount is treated as nothing (rounding, not money)."""
 
 
+_TIMEOUT: Final = simpy.Timeout
+"""What `env.timeout(delay)` makes, called directly: `Timeout(env, delay)`, without looking up the
+environment's bound method and calling through it for each of a run's ~98 events."""
+
+
 class Clock:
     """Months since the run began (`now`), the fiscal year in progress, and `at` to run an action
     at a later time as a SimPy timeout (events at equal times run in the order they were set).
@@ -47,7 +52,7 @@ class Clock:
 
     def _after(self, delay: float, action: Callable[[], None]) -> float:
         fires = self.now + delay
-        event = self.env.timeout(delay)
+        event = _TIMEOUT(self.env, delay)
         event.callbacks.append(Timed(self, fires, action))
         return fires
 
