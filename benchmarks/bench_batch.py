@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -191,28 +192,36 @@ def end_to_end(scenarios: list[str], runs: int, repeats: int) -> dict[str, float
     print(f"1. fundsim run --runs {runs:,} --workers 1 --quiet, start to exit, against the model's "
           f"own time (us a run, best of {repeats}, alternating)")
     print(f"   {'':<12}{'simulate_chunk':>15}{'fundsim':>9}{'':>8}{'its own':>10}{'all':>8}{'':>8}"
-          f"{'fundsim run in':>16}")
+          f"{'fundsim run in':>22}")
     print(f"   {'scenario':<12}{'alone':>15}{'run':>9}{'ratio':>8}{'simulate':>10}{'else':>8}"
-          f"{'ratio':>8}{'bare events':>16}")
+          f"{'ratio':>8}{'bare events (range)':>22}")
     best_cli: dict[str, float] = {}
     for name in scenarios:
         path = SCENARIOS / f"{name}.toml"
-        alone, wall, own, rest = [], [], [], []
+        alone, wall, own, rest, events = [], [], [], [], []
         for _ in range(repeats):
             alone.append(model_only(path, runs)[0])
+            before = bare_event_seconds()
             seconds, simulate = cli_run(path, runs, 1)
+            after = bare_event_seconds()
             wall.append(seconds)
             own.append(simulate)
             rest.append(seconds - simulate)
+            # In bare events measured just before and after this very run: the machine's speed
+            # drifts by a fifth over minutes here, which a ratio to one earlier measurement keeps.
+            events.append(seconds / runs / min(before, after))
         m, c, o, r = (min(x) / runs for x in (alone, wall, own, rest))
         best_cli[name] = min(wall)
         inside = min(w / s for w, s in zip(wall, own, strict=True))
+        spread = f"{statistics.median(events):,.0f} ({min(events):,.0f}-{max(events):,.0f})"
         print(f"   {name:<12}{m * 1e6:>15,.0f}{c * 1e6:>9,.0f}{c / m:>7.3f}x{o * 1e6:>10,.0f}"
-              f"{r * 1e6:>8,.0f}{inside:>7.3f}x{c / bare:>16,.0f}")
+              f"{r * 1e6:>8,.0f}{inside:>7.3f}x{spread:>22}")
     print(f"   simulate_chunk alone: the same chunks in a fresh process (imports excluded). Its own "
           f"simulate: the command's time in simulate_chunk; all else = start to exit minus that, "
           f"and its ratio, unlike the first, is free of the few per cent by which one process's "
-          f"model runs faster than another's. A bare SimPy event took {bare * 1e9:.0f} ns.")
+          f"model runs faster than another's. Bare events: each run's wall time over a bare "
+          f"SimPy event timed just before and after it (median and range of the repetitions; "
+          f"a bare event took {bare * 1e9:.0f} ns at the start).")
     return best_cli
 
 

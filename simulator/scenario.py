@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -221,7 +222,13 @@ class Scenario(BaseModel):
             for path, value in values.items():
                 _set_path(data, path, value)
             return scenario_from_dict(data, source=f"{self.name} (drawn)")
-        return _replaced(self, {tuple(path.split(".")): value for path, value in values.items()})
+        return self.copier(tuple(values))(tuple(values.values()))
+
+    def copier(self, paths: tuple[str, ...]) -> Callable[[tuple[float, ...]], Scenario]:
+        """`with_values` (unvalidated) for many sets of values of the same `paths`, in that order:
+        which models lie on the way to each field is worked out once, not once a run."""
+        plan = _plan({tuple(path.split(".")): i for i, path in enumerate(paths)})
+        return lambda values: _replaced(self, plan, values)
 
 
 # --------------------------------------------------------------------------- loading
@@ -435,22 +442,44 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return None
 
 
-def _replaced(model: Any, changes: dict[tuple[str, ...], float]) -> Any:
-    """`model` with the fields at the given paths replaced, copying each model on the way down
+_Plan = dict[str, "int | _Plan"]
+
+
+def _plan(changes: dict[tuple[str, ...], int]) -> _Plan:
+    """The fields to replace as a tree: a model's field name, then either the index of its new
+    value or the plan for the model (or table) it holds."""
+    by_head: dict[str, dict[tuple[str, ...], int]] = {}
+    for parts, index in changes.items():
+        by_head.setdefault(parts[0], {})[parts[1:]] = index
+    return {head: below[()] if () in below else _plan(below) for head, below in by_head.items()}
+
+
+def _replaced(model: Any, plan: _Plan, values: tuple[float, ...]) -> Any:
+    """`model` with the planned fields replaced by `values`, copying each model on the way down
     once however many of its fields change (a run's draws are often several fields of one table)."""
-    by_head: dict[str, dict[tuple[str, ...], float]] = {}
-    for parts, value in changes.items():
-        by_head.setdefault(parts[0], {})[parts[1:]] = value
     update = {}
-    for head, below in by_head.items():
-        if () in below:
-            update[head] = below[()]
+    for head, below in plan.items():
+        if isinstance(below, int):
+            update[head] = values[below]
         else:
             child = model[head] if isinstance(model, dict) else getattr(model, head)
-            update[head] = _replaced(child, below)
+            update[head] = _replaced(child, below, values)
     if isinstance(model, dict):
         return {**model, **update}
-    return model.model_copy(update=update)
+    return _copy_model(model, update)
+
+
+def _copy_model(model: BaseModel, update: dict[str, Any]) -> Any:
+    """`model.model_copy(update=update)` for the scenario's models, without the generic copy
+    machinery that was most of the cost of a run's drawn scenario. Every model here is frozen,
+    forbids extra fields and has no private attributes, so a copy is its field dict with the
+    update and its set of fields given (tests/test_uncertain.py compares it with `model_copy`)."""
+    copied = object.__new__(type(model))
+    object.__setattr__(copied, "__dict__", {**model.__dict__, **update})
+    object.__setattr__(copied, "__pydantic_extra__", None)
+    object.__setattr__(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    object.__setattr__(copied, "__pydantic_private__", None)
+    return copied
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:

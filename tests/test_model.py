@@ -287,3 +287,28 @@ def test_a_settlement_confirmed_after_the_next_one_still_lands():
                                    y["spent_m"] + y["lapsed_funds_m"] + y["carried_out_m"]
                                    + y["overhead_m"], rtol=1e-9, atol=1e-6)
         assert out.run["interim_months"] < 6 * 10.0 + 1e-9
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml")))
+def test_a_chunk_of_runs_leaves_nothing_for_the_cyclic_garbage_collector(name):
+    """Runs are released once read (`Run.release`): reference counting frees them, so a batch
+    does not pay the cyclic collector to find every finished run (issue 10)."""
+    import gc
+
+    from simulator.model import simulate_runs
+
+    compiled = compile_scenario(load_scenario(ROOT / "scenarios" / f"{name}.toml"))
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # keep what the collector finds, to see whose it is
+    try:
+        simulate_runs(compiled, 11, 0, 30)
+        gc.collect()
+        # Only the model's and SimPy's objects: another test's threads may leave garbage too.
+        left = [type(o).__qualname__ for o in gc.garbage
+                if type(o).__module__.startswith(("simulator", "simpy"))]
+        assert left == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

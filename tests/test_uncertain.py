@@ -114,3 +114,28 @@ def test_declaring_parameters_widens_the_spread_but_keeps_the_pairing(tmp_path):
     xa = np.array([simulate(a, 1, r).run["disruptions_total"] for r in range(80)])
     xb = np.array([simulate(b, 1, r).run["disruptions_total"] for r in range(80)])
     assert xb.std() > xa.std()
+
+
+def _field(node, name):
+    return node[name] if isinstance(node, dict) else getattr(node, name)
+
+
+def test_a_runs_drawn_scenario_is_what_pydantic_copies_and_validation_give():
+    """`with_values` copies models without pydantic's generic copy (for speed): the copy equals
+    `model_copy`'s field for field, at every level, and the validated route's values."""
+    scenario = load_scenario(BASELINE)
+    values = {path: dist.ppf(0.3) for path, dist in scenario.uncertain.items()}
+    fast = scenario.with_values(values)
+    checked = scenario.with_values(values, validate=True)
+    for path, value in values.items():
+        node_fast, node_checked, node_before = fast, checked, scenario
+        for part in path.split("."):
+            node_fast, node_checked, node_before = (
+                _field(node_fast, part), _field(node_checked, part), _field(node_before, part))
+        assert node_fast == node_checked == value != node_before
+    assert fast.to_dict() == checked.to_dict() | {"uncertain": fast.to_dict()["uncertain"]}
+    assert fast.organisation == scenario.organisation.model_copy(update={
+        k.split(".")[1]: v for k, v in values.items() if k.startswith("organisation.")})
+    assert fast.organisation.model_fields_set == scenario.organisation.model_copy(update={
+        k.split(".")[1]: v for k, v in values.items() if k.startswith("organisation.")}).model_fields_set
+    assert fast.workforce is not scenario.workforce and fast.horizon is scenario.horizon

@@ -88,6 +88,8 @@ class StreamState:
 class Funding:
     """Every stream's money and settlements."""
 
+    __deletable__ = ("run",)  # `Run.release` drops the reference back to the run
+
     def __init__(self, cs: CompiledScenario, org: Organisation, draws: RunDraws, clock: Clock,
                  years: YearRecord, run: Run) -> None:
         self.years = cs.years

@@ -36,7 +36,8 @@ class Ledger:
         # The spans of the last piece's length and rates (most pieces are whole months).
         self._memo_dt = -1.0
         self._memo_h = self._memo_b = 0.0
-        self._memo = (0.0, 0.0, 0.0, 0.0, 0.0)
+        # The last piece's factors, as five floats (a tuple attribute held them boxed).
+        self._decay_h = self._span_h = self._span_b = self._span_hb = self._decay_b = 0.0
         # Sums of the month and the year being posted, kept as plain floats and written to the
         # records when the month or year changes (`flush`): the same additions in the same order
         # as adding to the records' lists, without a list read and write for each.
@@ -63,10 +64,13 @@ class Ledger:
         the same length and rates (same inputs, same bits)."""
         h, b = self.workforce.h, self.operations.b
         if dt != self._memo_dt or h != self._memo_h or b != self._memo_b:
-            self._memo = (math.exp(-h * dt), decayed_span(h, dt), decayed_span(b, dt),
-                          decayed_span(h + b, dt), math.exp(-b * dt))
+            self._decay_h = math.exp(-h * dt)
+            self._span_h = decayed_span(h, dt)
+            self._span_b = decayed_span(b, dt)
+            self._span_hb = decayed_span(h + b, dt)
+            self._decay_b = math.exp(-b * dt)
             self._memo_dt, self._memo_h, self._memo_b = dt, h, b
-        return self._memo
+        return self._decay_h, self._span_h, self._span_b, self._span_hb, self._decay_b
 
     def flush(self) -> None:
         """Write the month's and the year's sums to the records."""

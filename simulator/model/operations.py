@@ -6,11 +6,12 @@ a whole chunk of runs at once: `chunk.py`)."""
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from ..scenario import Capability, Organisation
 from ..scenario import Operations as OperationsSpec
 
-RAMP_PRODUCTIVITY = 0.5
+RAMP_PRODUCTIVITY: Final = 0.5
 """A recruit still ramping up counts as half an FTE: the average of a linear ramp from 0 to 1."""
 
 

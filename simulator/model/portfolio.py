@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING, Final
 
 from ..scenario import Organisation
-from .clock import TINY, Clock
+from .clock import TINY, Clock, least
 from .compiled import CompiledProject, CompiledScenario
 from .funding import Funding
 from .records import RunDraws, YearRecord
@@ -65,6 +65,8 @@ class Project:
 
 class Portfolio:
     """Every capability project and the organisation's rules for contracting and paying them."""
+
+    __deletable__ = ("run",)  # `Run.release` drops the reference back to the run
 
     def __init__(self, cs: CompiledScenario, org: Organisation, draws: RunDraws, clock: Clock,
                  years: YearRecord) -> None:
@@ -133,7 +135,7 @@ class Portfolio:
                     trust = 1.0 if confirmed else unconfirmed
                     money += trust * s.net(funding.planned_gross(s, year))[2]
             for i in range(len(owed)):
-                draw = min(owed[i], paces[i] * months, money)
+                draw = least(owed[i], paces[i] * months, money)
                 owed[i] -= draw
                 money -= draw
             free += min(money, pace * months)
@@ -185,7 +187,7 @@ class Portfolio:
                 # Projects contracted a moment ago already count against the money.
                 if self.free_capital(p) < p.capex:
                     continue
-                profile = min(p.fastest, headroom, available)
+                profile = least(p.fastest, headroom, available)
                 if profile <= TINY:
                     continue
                 self._contract(p, profile)

@@ -146,6 +146,15 @@ class Run:
 
     # ------------------------------------------------------------------ what the run leaves behind
 
+    def release(self) -> None:
+        """Break the run's reference cycles once its outputs are read: the components' references
+        back to the run, and SimPy's environment (`Clock.close`). Reference counting then frees
+        the run when it is dropped, instead of the cyclic garbage collector finding it later."""
+        self.clock.close()
+        del self.funding.run
+        del self.workforce.run
+        del self.portfolio.run
+
     def year_values(self) -> list[float]:
         """Every `YEAR_OUTPUTS` column, one after another (outputs first, then years)."""
         values: list[float] = []

@@ -5,8 +5,7 @@ establishment the organisation can afford, and the resource money its commitment
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..scenario import Organisation
 from ..scenario import Workforce as WorkforceSpec
@@ -19,20 +18,23 @@ if TYPE_CHECKING:
     from .portfolio import Portfolio
     from .run import Run
 
-MIN_COHORT_FTE = 1.0
+MIN_COHORT_FTE: Final = 1.0
 """Recruitment campaigns smaller than one post are not run."""
 
 
-@dataclass
 class Cohort:
-    """Recruits from one campaign, arriving together."""
+    """Recruits from one campaign, arriving together. (A plain class: mypyc compiles it, where a
+    dataclass's generated `__init__` and `__eq__` ran as interpreted Python.)"""
 
-    fte: float
-    arrives: float
+    def __init__(self, fte: float, arrives: float) -> None:
+        self.fte = fte
+        self.arrives = arrives
 
 
 class Workforce:
     """Staff in post and in the pipeline, and the rules for hiring them."""
+
+    __deletable__ = ("run",)  # `Run.release` drops the reference back to the run
 
     def __init__(self, spec: WorkforceSpec, org: Organisation, draws: RunDraws,
                  clock: Clock) -> None:
@@ -125,9 +127,19 @@ class Workforce:
         """Later years' money was confirmed: a campaign now for any gap it opens."""
         self.recruit(self.news_leads[self.clock.year])
 
+    def _leave_pipeline(self, cohort: Cohort) -> None:
+        """Take out the first cohort of the same size and arrival, as `list.remove` did when a
+        cohort compared equal by value: what stays, in its order, is what sums run over."""
+        pipeline = self.pipeline
+        for i in range(len(pipeline)):
+            other = pipeline[i]
+            if other.fte == cohort.fte and other.arrives == cohort.arrives:
+                del pipeline[i]
+                return
+
     def _arrive(self, cohort: Cohort) -> None:
         self.run.settle()
-        self.pipeline.remove(cohort)
+        self._leave_pipeline(cohort)
         ramp = self.ramp_up_months
         if ramp <= 0:
             self.f_full += cohort.fte
