@@ -32,6 +32,7 @@ def main() -> int:
     from setuptools import setup
 
     hashes = native.source_hashes()  # the sources as they are when compiling starts
+    (ROOT / "build").mkdir(exist_ok=True)  # a fresh clone has none; `make native` makes it too
     work = Path(tempfile.mkdtemp(prefix="native-", dir=ROOT / "build"))
     try:
         paths = [str(native.MODEL / f"{name}.py") for name in native.MODULES]
