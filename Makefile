@@ -44,9 +44,8 @@ test: $(STAMP) $(NATIVE_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# EMA Workbench (the comparison in bench_ema.py) is the `bench` extra, installed here only.
+# EMA Workbench (the comparison in bench_ema.py) is a dependency: `fundsim discover` uses its PRIM.
 bench: $(STAMP) $(NATIVE_STAMP)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_run.py
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_ema.py

@@ -17,8 +17,9 @@ returns at once: its own cost per experiment (one task and one result a run thro
 its parent process), which a faster model does not reduce, so it says where the ratio goes as
 the model gets faster.
 
-Needs the `bench` extra (`make bench` installs it; or `pip install -e '.[bench]'`). EMA Workbench
-3.x needs Python 3.12; on 3.11 the extra gives 2.5.x, whose evaluator is the same.
+EMA Workbench is a dependency of fundsim (`fundsim discover` uses its PRIM), so `make venv`
+installs it. EMA Workbench 3.x needs Python 3.12; on 3.11 pip resolves 2.5.x, whose evaluator is
+the same.
 
     python benchmarks/bench_ema.py [--runs 3000] [--repeats 3] [--scenario annual]
 """
@@ -102,7 +103,7 @@ def main() -> None:
         try:
             import ema_workbench
         except ImportError:
-            sys.exit("EMA Workbench is not installed: pip install -e '.[bench]' (make bench does)")
+            sys.exit("EMA Workbench is not installed: make venv installs it with fundsim")
     logging.getLogger("EMA").setLevel(logging.WARNING)
     path = ROOT / "scenarios" / f"{args.scenario}.toml"
     os.environ[SCENARIO_ENV] = str(path)
