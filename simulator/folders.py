@@ -32,6 +32,8 @@ RESULTS = "results"
 PARTIAL = "partial"
 SWEEP = "sweep"
 SWEEP_PARTIAL = "sweep-partial"
+SENSITIVITY = "sensitivity"
+SENSITIVITY_PARTIAL = "sensitivity-partial"
 
 _RESULT_FILES = {"manifest.json", "scenario.toml", "runs.parquet", "years.parquet",
                  "bands.parquet", "verification.json"}
@@ -39,6 +41,13 @@ _RESULT_FILES = {"manifest.json", "scenario.toml", "runs.parquet", "years.parque
 # still be cleared with --force.
 _CHUNK_FILE = re.compile(r"^chunk-\d{9}\.npys$|^(runs|years)-\d{9}\.parquet$|^months-\d{9}\.npy$")
 _POINT = re.compile(r"^p\d{4,}$")
+_SENSITIVITY_FILES = {"manifest.json", "design.parquet", "runs.parquet", "points.parquet",
+                      "indices.parquet"}
+_FILES_OF = {SWEEP: {"manifest.json", "points.parquet"},
+             SWEEP_PARTIAL: {"manifest.json", "points.parquet"},
+             SENSITIVITY: _SENSITIVITY_FILES, SENSITIVITY_PARTIAL: _SENSITIVITY_FILES}
+"""The plain files each kind of folder holds at its top level (besides its sub-folders)."""
+_SENSITIVITY_BATCH = re.compile(r"^b\d{6}\.parquet$")
 _TEMP = re.compile(r"^\..+\.(tmp|lock)$")
 MAX_NAME_LENGTH = 120
 
@@ -109,6 +118,8 @@ def kind_of(folder: Path) -> str | None:
     status = m.get("status", "complete")
     if m.get("kind") == SWEEP:
         return {"complete": SWEEP, "partial": SWEEP_PARTIAL}.get(status)
+    if m.get("kind") == SENSITIVITY:
+        return {"complete": SENSITIVITY, "partial": SENSITIVITY_PARTIAL}.get(status)
     if not isinstance(m.get("scenario_sha256"), str) or "seed" not in m:
         return None
     if status == "partial" and isinstance(m.get("chunks"), dict):
@@ -134,9 +145,12 @@ def _foreign_entries(folder: Path, kind: str) -> list[str]:
             foreign += [str(c) for c in entry.iterdir()
                         if c.is_symlink() or not c.is_file()
                         or not (_CHUNK_FILE.match(c.name) or _TEMP.match(c.name))]
-        elif kind in (SWEEP, SWEEP_PARTIAL) and name in ("manifest.json", "points.parquet") \
-                and entry.is_file():
+        elif entry.is_file() and name in _FILES_OF.get(kind, ()):
             continue
+        elif kind == SENSITIVITY_PARTIAL and name == "batches" and entry.is_dir():
+            foreign += [str(c) for c in entry.iterdir()
+                        if c.is_symlink() or not c.is_file()
+                        or not (_SENSITIVITY_BATCH.match(c.name) or _TEMP.match(c.name))]
         elif kind in (SWEEP, SWEEP_PARTIAL) and name == "points" and entry.is_dir():
             for point in entry.iterdir():
                 foreign += _point_foreign(point)
@@ -172,13 +186,15 @@ def _empty_skeleton(folder: Path) -> bool:
                                                               or _TEMP.match(c.name))
                    for c in entry.iterdir()):
                 return False
-        elif entry.name != "points" or any(entry.iterdir()):
+        elif entry.name not in ("points", "batches") or any(entry.iterdir()):
             return False
     return True
 
 
 _WHAT = {RESULTS: "a fundsim results folder", PARTIAL: "an unfinished fundsim batch",
-         SWEEP: "a fundsim sweep folder", SWEEP_PARTIAL: "an unfinished fundsim sweep"}
+         SWEEP: "a fundsim sweep folder", SWEEP_PARTIAL: "an unfinished fundsim sweep",
+         SENSITIVITY: "a fundsim sensitivity folder",
+         SENSITIVITY_PARTIAL: "an unfinished fundsim sensitivity study"}
 
 
 def check_replaceable(folder: Path, kinds: tuple[str, ...], option: str = "--force") -> None:
