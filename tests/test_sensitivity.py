@@ -1,0 +1,195 @@
+"""`fundsim sensitivity` against answers known in advance (issue 11).
+
+* Sobol on a flat scenario (no capability uplifts, no legacy decay, nothing drawn per run) where a
+  run's mean priority disruptions are (disruptions per FTE-year) x (priority share) x (FTE-years):
+  a product of two uniform factors, whose first- and total-order indices are known in closed form.
+  The real model runs every point; the indices must match within SALib's bootstrap intervals.
+* A tornado bar points the way the lever-direction property test says its lever moves output.
+* The cost is said first and --budget refuses a larger design; --resume finishes an interrupted
+  study with the same numbers; the number of workers changes nothing; a bad ranges file exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator import load_scenario
+from simulator.cli import main
+from simulator.executors import ProcessExecutor
+from simulator.sensitivity import check_factors, factors_from_file, make_design
+from simulator.sensitivity_folder import Study, run_study
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "sensitivity"
+ANNUAL = ROOT / "scenarios" / "annual.toml"
+THREE_YEAR = ROOT / "scenarios" / "three_year.toml"
+
+
+def _json(capsys) -> dict:
+    captured = capsys.readouterr()
+    return json.loads(captured.out)
+
+
+def _product_indices(a: tuple[float, float], b: tuple[float, float]) -> dict[str, tuple[float, float]]:
+    """S1 and ST of Y = X1 X2 with X1 ~ U(a), X2 ~ U(b) independent: V1 = Var X1 (E X2)^2,
+    V2 = Var X2 (E X1)^2, V12 = Var X1 Var X2."""
+    var1, var2 = (a[1] - a[0]) ** 2 / 12, (b[1] - b[0]) ** 2 / 12
+    mean1, mean2 = sum(a) / 2, sum(b) / 2
+    v1, v2, v12 = var1 * mean2**2, var2 * mean1**2, var1 * var2
+    total = v1 + v2 + v12
+    return {"x1": (v1 / total, (v1 + v12) / total), "x2": (v2 / total, (v2 + v12) / total)}
+
+
+def test_sobol_indices_of_a_product_of_two_uniforms_match_the_closed_form(tmp_path, capsys):
+    ranges = DATA / "product-ranges.toml"
+    code = main(["sensitivity", str(DATA / "flat.toml"), "--ranges", str(ranges), "--method", "sobol",
+                 "--samples", "256", "--runs", "10", "--metric", "priority_disruptions",
+                 "--workers", "2", "--out", str(tmp_path), "--json"])
+    assert code == 0
+    got = {row["factor"]: row for row in _json(capsys)["factors"]}
+    known = _product_indices((0.3, 0.6), (0.2, 0.5))
+    for name, path in (("x1", "operations.disruptions_per_fte_year"),
+                       ("x2", "operations.priority_share_base")):
+        s1, st = known[name]
+        row = got[path]
+        assert abs(row["S1"] - s1) <= row["S1_conf"], (path, row, s1)
+        assert abs(row["ST"] - st) <= row["ST_conf"], (path, row, st)
+    # not a test any answer passes: the two factors' intervals do not overlap (0.61 against 0.37)
+    share, rate = got["operations.priority_share_base"], got["operations.disruptions_per_fte_year"]
+    assert share["S1"] - share["S1_conf"] > rate["S1"] + rate["S1_conf"]
+
+
+def test_sobol_of_a_product_is_what_salib_gives_for_the_exact_function():
+    """The same design and estimator on the exact product (no model): the closed form holds, so
+    a mismatch above would be the model's, not the estimator's wiring."""
+    scenario = load_scenario(DATA / "flat.toml")
+    factors = factors_from_file(DATA / "product-ranges.toml", scenario)
+    design = make_design("sobol", factors, 1024, seed=1)
+    from simulator.sensitivity import sobol_indices
+
+    rows = {r["factor"]: r for r in sobol_indices(design, design.values[:, 0] * design.values[:, 1], 1)}
+    known = _product_indices((0.3, 0.6), (0.2, 0.5))
+    assert abs(rows["operations.disruptions_per_fte_year"]["S1"] - known["x1"][0]) <= \
+        rows["operations.disruptions_per_fte_year"]["S1_conf"]
+    assert abs(rows["operations.priority_share_base"]["ST"] - known["x2"][1]) <= \
+        rows["operations.priority_share_base"]["ST_conf"]
+
+
+# Which way a planner expects each factor to move output (tests/test_lever_directions.py holds the
+# same directions as property tests on paired runs): +1 if a higher value never lowers output.
+EXPECTED = {"operations.legacy_decay_per_year": -1, "organisation.late_spend_value": +1,
+            "organisation.legacy_it_cost_m_per_year": -1,
+            "workforce.attrition_uplift_unconfirmed": -1}
+
+
+def test_tornado_bars_point_the_way_the_property_tests_do(tmp_path, capsys):
+    code = main(["sensitivity", str(ANNUAL), "--method", "oat", "--runs", "200", "--workers", "2",
+                 "--out", str(tmp_path), "--json"])
+    assert code == 0
+    rows = {r["factor"]: r for r in _json(capsys)["factors"]}
+    checked = 0
+    for path, sign in EXPECTED.items():
+        row = rows[path]
+        for end, direction in (("low", -sign), ("high", +sign)):
+            low, high = row[f"{end}_ci_low"], row[f"{end}_ci_high"]
+            if low > 0 or high < 0:  # the bar end is clearly not zero: its sign must match
+                assert np.sign(row[f"{end}_effect"]) == direction, (path, end, row)
+                checked += 1
+    assert checked >= 4, rows  # not vacuous: most bar ends are clearly away from zero
+
+
+def test_the_cost_is_said_and_the_budget_refuses_a_larger_design(tmp_path, capsys):
+    code = main(["sensitivity", str(THREE_YEAR), "--against", str(ANNUAL), "--method", "morris",
+                 "--samples", "10", "--runs", "100", "--budget", "10000", "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--budget 10,000: this study needs morris over 7 factors: 80 points x 100 runs x 2 " \
+           "scenarios = 16,000 model runs" in err
+    assert not any(tmp_path.iterdir())
+
+
+def _study(workers: int) -> tuple[Study, ProcessExecutor]:
+    scenario, other = load_scenario(THREE_YEAR), load_scenario(ANNUAL)
+    from simulator.sensitivity import declared_factors
+
+    factors = declared_factors(scenario)
+    check_factors(factors, [("three_year", scenario), ("annual", other)], "test")
+    return (Study(scenario, other, make_design("morris", factors, 4, seed=3), "lapsed_funds_m", 30, 3),
+            ProcessExecutor(workers))
+
+
+def test_resume_finishes_an_interrupted_study_with_the_same_numbers(tmp_path, monkeypatch):
+    import simulator.sensitivity_folder as folder_module
+
+    monkeypatch.setattr(folder_module, "RUNS_PER_BATCH", 600)  # 10 points a batch: 4 batches
+    study, executor = _study(2)
+    try:
+        run_study(study, tmp_path / "whole", executor, workers=2)
+        seen = []
+
+        def stop_after_two_batches(runs: int) -> None:
+            seen.append(runs)
+            if sum(seen) >= 2 * 600:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            run_study(study, tmp_path / "cut", executor, workers=2, progress=stop_after_two_batches)
+        batches = sorted(p.name for p in (tmp_path / "cut.partial" / "batches").iterdir())
+        assert batches and len(batches) < 4, batches
+        resumed = run_study(study, tmp_path / "cut", executor, workers=2, resume=True)
+    finally:
+        executor.close()
+    assert resumed.resumed and resumed.ran == study.cost() - 600 * len(batches)
+    for name in ("runs", "points", "indices"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "cut" / f"{name}.parquet"),
+                                      pd.read_parquet(tmp_path / "whole" / f"{name}.parquet"))
+    assert not (tmp_path / "cut.partial").exists()
+
+
+def test_the_number_of_workers_changes_nothing(tmp_path):
+    outs = []
+    for workers in (1, 2):
+        study, executor = _study(workers)
+        try:
+            outs.append(run_study(study, tmp_path / f"w{workers}", executor, workers=workers))
+        finally:
+            executor.close()
+    assert outs[0].rows == outs[1].rows
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "w1" / "runs.parquet"),
+                                  pd.read_parquet(tmp_path / "w2" / "runs.parquet"))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('"organisation.legacy_it_cost_m_per_year" = { low = 60, high = 20 }',
+     "organisation.legacy_it_cost_m_per_year: low = 60 must be below high = 20"),
+    ('"organisation.no_such_field" = { low = 1, high = 2 }',
+     '"organisation.no_such_field": names no field of the scenario'),
+    ('"workforce.attrition_per_year" = { low = 0.5, high = 1.5 }',
+     "workforce.attrition_per_year = 1.5"),
+    ('"funding.streams.core.share" = { low = 0.5, high = 0.9 }',
+     "stream shares must sum to 1"),
+])
+def test_a_bad_ranges_file_exits_2_naming_the_file_entry_value_and_rule(tmp_path, capsys, text, message):
+    ranges = tmp_path / "ranges.toml"
+    ranges.write_text(text + "\n")
+    code = main(["sensitivity", str(ANNUAL), "--ranges", str(ranges), "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert str(ranges) in err and message in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_force_replaces_only_a_sensitivity_folder(tmp_path, capsys):
+    target = tmp_path / "annual-oat"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    code = main(["sensitivity", str(ANNUAL), "--runs", "5", "--out", str(tmp_path), "--force"])
+    assert code == 2
+    assert "has no fundsim manifest.json" in capsys.readouterr().err
+    assert (target / "notes.txt").read_text() == "mine"
