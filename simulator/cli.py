@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__, calibrate_command, folders, limits, locking, native, sensitivity_command
+from . import (
+    __version__,
+    calibrate_command,
+    discovery,
+    folders,
+    limits,
+    locking,
+    native,
+    sensitivity_command,
+)
 from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci, share_text
 from .batch import preflight, run_streaming
 from .errors import FundsimError, ModelError, ScenarioError, UsageError
@@ -217,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibrate_command.add_parser(sub)
     sensitivity_command.add_parser(sub)
+    discovery.add_parser(sub)
 
     p = sub.add_parser("fields", help="list every field path fundsim sweep --vary accepts",
                        description="List every number field of a scenario as the path --vary "
@@ -247,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"validate": cmd_validate, "run": cmd_run, "sweep": cmd_sweep,
                     "compare": cmd_compare, "report": cmd_report, "verify": cmd_verify,
                     "calibrate": cmd_calibrate, "dashboard": cmd_dashboard,
-                    "fields": cmd_fields, "sensitivity": cmd_sensitivity}
+                    "fields": cmd_fields, "sensitivity": cmd_sensitivity,
+                    "discover": cmd_discover}
         return commands[args.command](args)
     except FundsimError as exc:
         err.print(f"error: {exc}", markup=False, style="bold red")
@@ -277,6 +288,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     return sensitivity_command.run(args, out, err, _load_all, _executor, _Bars)
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    return discovery.run(args, out, err)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -45,23 +45,54 @@ def _product_indices(a: tuple[float, float], b: tuple[float, float]) -> dict[str
     return {"x1": (v1 / total, (v1 + v12) / total), "x2": (v2 / total, (v2 + v12) / total)}
 
 
-def test_sobol_indices_of_a_product_of_two_uniforms_match_the_closed_form(tmp_path, capsys):
-    ranges = DATA / "product-ranges.toml"
-    code = main(["sensitivity", str(DATA / "flat.toml"), "--ranges", str(ranges), "--method", "sobol",
-                 "--samples", "256", "--runs", "10", "--metric", "priority_disruptions",
-                 "--workers", "2", "--out", str(tmp_path), "--json"])
+RATE, SHARE = "operations.disruptions_per_fte_year", "operations.priority_share_base"
+IRRELEVANT = "capabilities.it_modernisation.reprofile_premium"
+"""A money-only parameter: it cannot change disruptions, so its indices must be zero."""
+
+
+@pytest.fixture(scope="module")
+def flat_sobol(tmp_path_factory) -> Path:
+    """The flat scenario's Sobol study over the two product factors and the irrelevant one."""
+    out = tmp_path_factory.mktemp("flat")
+    code = main(["sensitivity", str(DATA / "flat.toml"), "--ranges", str(DATA / "product-ranges.toml"),
+                 "--method", "sobol", "--samples", "256", "--runs", "10", "--metric",
+                 "priority_disruptions", "--workers", "2", "--out", str(out), "--quiet"])
     assert code == 0
-    got = {row["factor"]: row for row in _json(capsys)["factors"]}
+    return out / "flat-sobol"
+
+
+def test_sobol_indices_of_a_product_of_two_uniforms_match_the_closed_form(flat_sobol):
+    got = {row["factor"]: row for row in pd.read_parquet(flat_sobol / "indices.parquet").to_dict("records")}
     known = _product_indices((0.3, 0.6), (0.2, 0.5))
-    for name, path in (("x1", "operations.disruptions_per_fte_year"),
-                       ("x2", "operations.priority_share_base")):
+    for name, path in (("x1", RATE), ("x2", SHARE)):
         s1, st = known[name]
         row = got[path]
         assert abs(row["S1"] - s1) <= row["S1_conf"], (path, row, s1)
         assert abs(row["ST"] - st) <= row["ST_conf"], (path, row, st)
     # not a test any answer passes: the two factors' intervals do not overlap (0.61 against 0.37)
-    share, rate = got["operations.priority_share_base"], got["operations.disruptions_per_fte_year"]
-    assert share["S1"] - share["S1_conf"] > rate["S1"] + rate["S1_conf"]
+    assert got[SHARE]["S1"] - got[SHARE]["S1_conf"] > got[RATE]["S1"] + got[RATE]["S1_conf"]
+    assert abs(got[IRRELEVANT]["ST"]) <= got[IRRELEVANT]["ST_conf"] + 1e-12
+
+
+def test_discovery_finds_the_low_corner_of_the_product_and_ignores_the_irrelevant_factor(
+        flat_sobol, capsys):
+    """Cases: points whose mean priority disruptions are at most 1,000 (a small product of rate
+    and share). The box can only cap the two product factors from above."""
+    assert main(["discover", str(flat_sobol), "--below", "1000", "--json"]) == 0
+    found = _json(capsys)
+    box = found["box"]
+    assert 0 < found["cases"] < found["points"]
+    assert box["density"] >= 0.8 and box["coverage"] > 0.5, box
+    assert box["limits"] and set(box["limits"]) <= {RATE, SHARE}, box["limits"]
+    for path, (low, high) in box["limits"].items():
+        assert low == box["sampled"][path][0] and high < box["sampled"][path][1], (path, box)
+    assert found["sentence"].startswith("Priority_disruptions of flat is at most 1000 when")
+
+
+def test_discovery_says_so_when_no_point_is_a_case(flat_sobol, capsys):
+    assert main(["discover", str(flat_sobol), "--below", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert "priority_disruptions of flat is above 100 at every one of the 1280 sampled points" in printed
 
 
 def test_sobol_of_a_product_is_what_salib_gives_for_the_exact_function():
