@@ -201,16 +201,14 @@ class Appraisal:
         return cost * 1000.0 / more if cost > 0 and more > 0 else math.nan
 
     def pays_off_from(self) -> int | None:
-        """The shortest appraisal period from which B's mean extra NPSV stays above zero (with a
-        social value) or, without one, from which B's extra disruptions stay above zero; None
-        if it never does within the period."""
-        key = "npsv_m" if self.valued else "disruptions_total"
+        """The shortest appraisal period from which B's mean extra NPSV stays above zero; None if
+        it never does within the period, or no social value per disruption is given (then the
+        horizon rows' `switching_value_k` says what a disruption must be worth, period by period)."""
+        if not self.valued:
+            return None
         first = None
         for row in self.horizon:
-            if row[key]["mean"] > 0:
-                first = row["years"] if first is None else first
-            else:
-                first = None
+            first = (first or row["years"]) if row["npsv_m"]["mean"] > 0 else None
         return first
 
     def rows(self) -> list[dict[str, Any]]:
@@ -237,7 +235,7 @@ class Appraisal:
                    if self.period > self.simulated_years and s.tail == "hold" else "")
                 + f", {self.b} against {self.a} gives {_signed(d['disruptions_total'], '{:,.0f}')} "
                 f"disruptions in present value for {_signed(d['cost_m'], '£{:,.1f}m')} of cost "
-                f"with optimism bias, and lapses {_signed(d['lapsed_funds_m'], '£{:,.1f}m')}")
+                f"with optimism bias, and lapses {_change(d['lapsed_funds_m'], '£{:,.1f}m')}")
         kind, ratio = self.bcr()
         if self.valued:
             payoff = self.pays_off_from()
@@ -287,6 +285,14 @@ def _signed(e: Estimate, fmt: str) -> str:
     return f"{sign}{fmt.format(abs(e.mean))} (95% CI {lo} to {hi})"
 
 
+def _change(e: Estimate, fmt: str) -> str:
+    """`£58.6m less (95% CI ...)` or `£3.0m more (...)`: a change said in words, not a sign."""
+    word = "more" if e.mean >= 0 else "less"
+    lo, hi = (e.low, e.high) if e.mean >= 0 else (-e.high, -e.low)
+    lo_text, hi_text = fmt.format(lo).replace("£-", "-£"), fmt.format(hi).replace("£-", "-£")
+    return f"{fmt.format(abs(e.mean))} {word} (95% CI {lo_text} to {hi_text})"
+
+
 def _settings(a: Scenario, b: Scenario) -> tuple[Settings, int]:
     """The one set of discounting rules both scenarios are appraised under (they must agree on
     everything but optimism bias, which is each scenario's own), and the period."""
@@ -334,6 +340,8 @@ def appraise_years(years_a: dict[str, np.ndarray], years_b: dict[str, np.ndarray
         extra_value = (row["npsv_m"]["mean"] + row["cost_m"]["mean"] if value is not None
                        else row["disruptions_total"]["mean"])
         row["verdict"], row["ratio"] = verdict(extra_value, row["cost_m"]["mean"])
+        cost, more = row["cost_m"]["mean"], row["disruptions_total"]["mean"]
+        row["switching_value_k"] = cost * 1000.0 / more if cost > 0 and more > 0 else math.nan
         horizon.append(row)
     return Appraisal(a, b, runs_seed[0], runs_seed[1], settings, period, simulated,
                      {a: uplift_a, b: uplift_b}, per, diff, horizon, last)
@@ -363,6 +371,7 @@ def horizon_table(result: Appraisal) -> list[dict[str, Any]]:
                 flat[f"{key}_ci"] = (e["ci_low"], e["ci_high"])
         flat["verdict"] = row["verdict"]
         flat["ratio"] = row["ratio"]
+        flat["switching_value_k"] = row["switching_value_k"]
         out.append(flat)
     return out
 
