@@ -154,7 +154,10 @@ def verdict(extra_value: float, extra_cost: float) -> tuple[str, float]:
     disruptions) and of extra cost: `("ratio", benefit per £ of cost)` when B costs more and
     gives more; `"dominates"` when B gives at least as much for no more cost (no ratio: a ratio
     over a saving means nothing); `"dominated"` when B costs at least as much for no more;
-    `"saves"` when B costs less and gives less (the ratio is then benefit forgone per £ saved)."""
+    `"saves"` when B costs less and gives less (the ratio is then benefit forgone per £ saved);
+    `"same"` when B changes neither."""
+    if extra_cost == 0 and extra_value == 0:
+        return "same", math.nan
     if extra_cost > 0 and extra_value > 0:
         return "ratio", extra_value / extra_cost
     if extra_cost <= 0 and extra_value >= 0:
@@ -242,14 +245,17 @@ class Appraisal:
             tail = {"ratio": f"a benefit-cost ratio of {ratio:.2f}",
                     "dominates": "more social value for no more cost (it dominates: no ratio)",
                     "dominated": "no more social value for no less cost (it is dominated)",
-                    "saves": f"a saving that forgoes £{ratio:.2f} of social value per £1 saved"}[kind]
+                    "saves": f"a saving that forgoes £{ratio:.2f} of social value per £1 saved",
+                    "same": "the same social value for the same cost"}[kind]
             when = (f"it pays off from an appraisal period of {payoff} years"
                     if payoff is not None else "it does not pay off within the period")
             return (f"{head}: net present social value {_signed(d['npsv_m'], '£{:,.1f}m')} at "
                     f"£{s.social_value_per_disruption_k:,.0f}k a disruption (illustrative: "
                     f"{s.social_value_source}), {tail}; {when}.")
         switch = self.switching_value_k()
-        if math.isfinite(switch):
+        if d["cost_m"].mean == 0 and d["disruptions_total"].mean == 0:
+            end = "; the two are the same in present value"
+        elif math.isfinite(switch):
             end = (f"; it pays off if a disruption is worth more than £{switch:,.1f}k "
                    "(the switching value; no social value per disruption is set)")
         elif kind == "dominates" or (d["cost_m"].mean <= 0 and d["disruptions_total"].mean >= 0):

@@ -131,7 +131,7 @@ def _print(out: Console, r: Appraisal) -> None:
         ratio = row["ratio"]
         what = {"ratio": (f"BCR {ratio:.2f}" if r.valued else f"{ratio:,.1f} disruptions per £m"),
                 "dominates": "B dominates", "dominated": "A dominates",
-                "saves": "B saves, gives less"}[row["verdict"]]
+                "saves": "B saves, gives less", "same": "no difference"}[row["verdict"]]
         horizon.add_row(str(row["years"]), *(_pm(row[k], row[f"{k}_ci"]) for k in keys), what,
                         _money(row["switching_value_k"]))
     out.print(horizon)

@@ -283,8 +283,6 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     too_deep = bounds.depth_problem(data)  # before deepcopy, which would recurse that deep
     if too_deep is not None:
         raise ScenarioError(source, [too_deep])
-    listed = data.get("capabilities")
-    named = set(listed) if isinstance(listed, dict) else set()  # disabled ones too
     data = _drop_disabled(copy.deepcopy(data), source)
     if not data:
         raise ScenarioError(source, [problem("", "the file is empty; see scenarios/baseline.toml")])
@@ -298,21 +296,20 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     beyond = bounds.scenario_problems(scenario)  # what the scenario asks of the machine
     if beyond:
         raise ScenarioError(source, beyond)
+    appraisal = appraisal_problems(scenario)  # before `uncertain`, which re-validates copies
+    if appraisal:
+        raise ScenarioError(source, appraisal)
     unsure = uncertain.problems(scenario)
     if unsure:
         raise ScenarioError(source, unsure)
-    appraisal = appraisal_problems(scenario, named)
-    if appraisal:
-        raise ScenarioError(source, appraisal)
     return scenario
 
 
-def appraisal_problems(scenario: Scenario, named: set[str] | None = None) -> list[Problem]:
+def appraisal_problems(scenario: Scenario) -> list[Problem]:
     """What the `[appraisal]` table asks that the rest of the scenario cannot give: a period past
     the simulated horizon with no rule for the tail, an optimism bias for a capability the
     scenario does not have, a social value without its source (or a source without a value).
-    `named` holds the capabilities the file lists, disabled ones too: an inherited optimism bias
-    for a capability a scenario switches off is not an error (it applies to nothing)."""
+    (An optimism bias for a capability switched off with `enabled = false` was dropped with it.)"""
     a = scenario.appraisal
     if a is None:
         return []
@@ -323,7 +320,7 @@ def appraisal_problems(scenario: Scenario, named: set[str] | None = None) -> lis
                              "years) unless tail = \"hold\" says what the years after it hold",
                              a.years))
     for name in a.optimism_bias:
-        if name not in scenario.capabilities and name not in (named or set()):
+        if name not in scenario.capabilities:
             known = ", ".join(scenario.capabilities) or "none"
             close = difflib.get_close_matches(name, list(scenario.capabilities), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
@@ -437,7 +434,18 @@ def _drop_disabled(data: dict[str, Any], source: str) -> dict[str, Any]:
                     raise ScenarioError(source, [problem(f"{prefix}.{key}.enabled", rule, flag)])
                 if not flag:
                     del table[key]
+                    if prefix == "capabilities":
+                        _drop_bias(data, key)
     return data
+
+
+def _drop_bias(data: dict[str, Any], capability: str) -> None:
+    """A disabled capability's optimism bias goes with it: an inherited `[appraisal]` table may
+    name a capability a scenario switches off."""
+    appraisal = data.get("appraisal")
+    bias = appraisal.get("optimism_bias") if isinstance(appraisal, dict) else None
+    if isinstance(bias, dict):
+        bias.pop(capability, None)
 
 
 # --------------------------------------------------------------------------- error wording
