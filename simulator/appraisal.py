@@ -250,7 +250,7 @@ class Appraisal:
             when = (f"it pays off from an appraisal period of {payoff} years"
                     if payoff is not None else "it does not pay off within the period")
             return (f"{head}: net present social value {_signed(d['npsv_m'], '£{:,.1f}m')} at "
-                    f"£{s.social_value_per_disruption_k:,.0f}k a disruption (illustrative: "
+                    f"£{s.social_value_per_disruption_k:,.0f}k a disruption (source: "
                     f"{s.social_value_source}), {tail}; {when}.")
         switch = self.switching_value_k()
         if d["cost_m"].mean == 0 and d["disruptions_total"].mean == 0:
