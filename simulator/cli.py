@@ -29,6 +29,7 @@ import numpy as np
 
 from . import (
     __version__,
+    appraisal_command,
     calibrate_command,
     discovery,
     folders,
@@ -227,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate_command.add_parser(sub)
     sensitivity_command.add_parser(sub)
     discovery.add_parser(sub)
+    appraisal_command.add_parser(sub)
 
     p = sub.add_parser("fields", help="list every field path fundsim sweep --vary accepts",
                        description="List every number field of a scenario as the path --vary "
@@ -258,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "compare": cmd_compare, "report": cmd_report, "verify": cmd_verify,
                     "calibrate": cmd_calibrate, "dashboard": cmd_dashboard,
                     "fields": cmd_fields, "sensitivity": cmd_sensitivity,
-                    "discover": cmd_discover}
+                    "discover": cmd_discover, "appraise": cmd_appraise}
         return commands[args.command](args)
     except FundsimError as exc:
         err.print(f"error: {exc}", markup=False, style="bold red")
@@ -288,6 +290,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     return sensitivity_command.run(args, out, err, _load_all, _executor, _Bars)
+
+
+def cmd_appraise(args: argparse.Namespace) -> int:
+    return appraisal_command.run(args, out, err)
 
 
 def cmd_discover(args: argparse.Namespace) -> int:

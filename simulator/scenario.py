@@ -19,7 +19,7 @@ import math
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -176,6 +176,31 @@ class Capability(BaseModel):
         return self
 
 
+GREEN_BOOK_STPR = 0.035
+"""HM Treasury Green Book (2022), Annex A6: the social time preference rate for years 0 to 30."""
+GREEN_BOOK_LONG_TERM_STPR = 0.030
+"""... and for years 31 to 75 (2.5% from year 76 is never reached: an appraisal is at most 75 years)."""
+MAX_APPRAISAL_YEARS = 75
+
+
+class Appraisal(BaseModel):
+    """How `fundsim appraise` values a scenario (docs/appraisal.md). The simulation never reads
+    it: the table changes present values, never a run."""
+
+    model_config = _CONFIG
+    discount_rate: float = Field(default=GREEN_BOOK_STPR, ge=0, le=0.2)
+    long_term_discount_rate: float = Field(default=GREEN_BOOK_LONG_TERM_STPR, ge=0, le=0.2)
+    years: int | None = Field(default=None, ge=1, le=MAX_APPRAISAL_YEARS)
+    tail: Literal["none", "hold"] = "none"
+    optimism_bias: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(default_factory=dict)
+    social_value_per_disruption_k: float | None = Field(default=None, ge=0, le=1e7)
+    social_value_source: str | None = Field(default=None, min_length=1)
+
+    def period(self, horizon_years: int) -> int:
+        """The appraisal period in fiscal years: `years`, or the simulated horizon."""
+        return horizon_years if self.years is None else self.years
+
+
 class Scenario(BaseModel):
     """A complete, validated scenario. Frozen: the simulation trusts what it is given."""
 
@@ -189,14 +214,24 @@ class Scenario(BaseModel):
     capabilities: dict[str, Capability] = Field(default_factory=dict)
     uncertain: dict[str, Distribution] = Field(default_factory=dict)
     """Field path -> distribution drawn once per run (`uncertain.py`)."""
+    appraisal: Appraisal | None = None
+    """How `fundsim appraise` discounts and values the runs; absent means the defaults, and a
+    scenario without the table resolves (and hashes) exactly as before the table existed."""
 
     @property
     def name(self) -> str:
         return self.scenario.name
 
+    @property
+    def appraisal_settings(self) -> Appraisal:
+        """The `[appraisal]` table, or its defaults when the file has none."""
+        return self.appraisal if self.appraisal is not None else Appraisal()
+
     def to_dict(self) -> dict[str, Any]:
-        """The resolved scenario as plain data (what results folders store)."""
-        return self.model_dump(mode="python")
+        """The resolved scenario as plain data (what results folders store). Fields left unset
+        that default to nothing (an absent `[appraisal]` table, its optional years and social
+        value) are left out, so the data round-trips through TOML, which has no null."""
+        return self.model_dump(mode="python", exclude_none=True)
 
     def sha256(self) -> str:
         """A fingerprint of the resolved scenario: equal scenarios give equal hashes."""
@@ -261,10 +296,44 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     beyond = bounds.scenario_problems(scenario)  # what the scenario asks of the machine
     if beyond:
         raise ScenarioError(source, beyond)
+    appraisal = appraisal_problems(scenario)  # before `uncertain`, which re-validates copies
+    if appraisal:
+        raise ScenarioError(source, appraisal)
     unsure = uncertain.problems(scenario)
     if unsure:
         raise ScenarioError(source, unsure)
     return scenario
+
+
+def appraisal_problems(scenario: Scenario) -> list[Problem]:
+    """What the `[appraisal]` table asks that the rest of the scenario cannot give: a period past
+    the simulated horizon with no rule for the tail, an optimism bias for a capability the
+    scenario does not have, a social value without its source (or a source without a value).
+    (An optimism bias for a capability switched off with `enabled = false` was dropped with it.)"""
+    a = scenario.appraisal
+    if a is None:
+        return []
+    found = []
+    horizon = scenario.horizon.years
+    if a.years is not None and a.years > horizon and a.tail == "none":
+        found.append(problem("appraisal.years", f"must be at most the simulated horizon ({horizon} "
+                             "years) unless tail = \"hold\" says what the years after it hold",
+                             a.years))
+    for name in a.optimism_bias:
+        if name not in scenario.capabilities:
+            known = ", ".join(scenario.capabilities) or "none"
+            close = difflib.get_close_matches(name, list(scenario.capabilities), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            found.append(problem(f"appraisal.optimism_bias.{name}", f"not a capability of this "
+                                 f"scenario; {hint}(enabled capabilities: {known})", name))
+    if a.social_value_per_disruption_k is not None and a.social_value_source is None:
+        found.append(problem("appraisal.social_value_source", "required when "
+                             "social_value_per_disruption_k is given: say where the value comes "
+                             "from (and whether it is illustrative)"))
+    if a.social_value_source is not None and a.social_value_per_disruption_k is None:
+        found.append(problem("appraisal.social_value_source", "names the source of "
+                             "social_value_per_disruption_k, which is not given", a.social_value_source))
+    return found
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -365,7 +434,18 @@ def _drop_disabled(data: dict[str, Any], source: str) -> dict[str, Any]:
                     raise ScenarioError(source, [problem(f"{prefix}.{key}.enabled", rule, flag)])
                 if not flag:
                     del table[key]
+                    if prefix == "capabilities":
+                        _drop_bias(data, key)
     return data
+
+
+def _drop_bias(data: dict[str, Any], capability: str) -> None:
+    """A disabled capability's optimism bias goes with it: an inherited `[appraisal]` table may
+    name a capability a scenario switches off."""
+    appraisal = data.get("appraisal")
+    bias = appraisal.get("optimism_bias") if isinstance(appraisal, dict) else None
+    if isinstance(bias, dict):
+        bias.pop(capability, None)
 
 
 # --------------------------------------------------------------------------- error wording
@@ -420,6 +500,7 @@ def _unknown_field_rule(exc: ValidationError, err: dict[str, Any]) -> str:
 _CHILD_MODELS: dict[str, type[BaseModel]] = {
     "scenario": ScenarioInfo, "horizon": Horizon, "funding": Funding,
     "organisation": Organisation, "workforce": Workforce, "operations": Operations,
+    "appraisal": Appraisal,
 }
 
 
