@@ -128,28 +128,41 @@ def run(args: argparse.Namespace, out: Any, err: Any, load_all: Callable, make_e
     return 0
 
 
-def what_is_measured(study: Study) -> str:
-    if study.other is not None:
-        return f"the gain in {study.metric} of {study.scenario.name} over {study.other.name}"
-    return f"{study.metric} of {study.scenario.name}"
+def what_is_measured(metric: str, scenario: str, other: str | None) -> str:
+    if other is not None:
+        return f"the gain in {metric} of {scenario} over {other}"
+    return f"{metric} of {scenario}"
 
 
-def summarise(study: Study, rows: list[dict[str, Any]], top: int = 3) -> str:
+def summarise(study: Study, rows: list[dict[str, Any]]) -> str:
+    return summary_sentence(study.design.method, what_is_measured(
+        study.metric, study.scenario.name, study.other.name if study.other else None),
+        study.runs, rows, paired=study.other is not None)
+
+
+def summary_of_folder(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """The same sentence from a finished folder's manifest (for reports and the dashboard)."""
+    return summary_sentence(manifest["method"], what_is_measured(
+        manifest["metric"], manifest["scenario_name"], manifest.get("other_name")),
+        manifest["runs"], rows, paired=manifest.get("other_name") is not None)
+
+
+def summary_sentence(method: str, measured: str, runs: int, rows: list[dict[str, Any]],
+                     paired: bool, top: int = 3) -> str:
     """One sentence: the top drivers, in the method's own terms."""
-    measured = what_is_measured(study)
     shown = rows[:top]
-    if study.design.method == "oat":
+    if method == "oat":
         base = shown[0]["base"] if shown else float("nan")
         parts = [f"{r['factor']} ({r['low_value']:.4g} to {r['high_value']:.4g}: "
                  f"{r['low_effect']:+,.1f} to {r['high_effect']:+,.1f})" for r in shown]
-        flips = [r["factor"] for r in rows if study.other is not None and any(
+        flips = [r["factor"] for r in rows if paired and any(
             (base + r[k] > 0) != (base > 0) for k in ("low_effect", "high_effect"))]
         tail = (f" Within these ranges the gain changes sign when {', '.join(flips)} moves."
                 if flips else (" No single factor within its range reverses the gain."
-                               if study.other is not None else ""))
-        return (f"Tornado of {measured} (base {base:,.1f}, mean of {study.runs:,} paired runs): "
+                               if paired else ""))
+        return (f"Tornado of {measured} (base {base:,.1f}, mean of {runs:,} paired runs): "
                 f"it moves most with {'; '.join(parts)}.{tail}")
-    if study.design.method == "morris":
+    if method == "morris":
         parts = [f"{r['factor']} (mu* {r['mu_star']:,.1f} ± {r['mu_star_conf']:,.1f}, sigma "
                  f"{r['sigma']:,.1f})" for r in shown]
         return f"Morris screening of {measured}: the most influential factors are {'; '.join(parts)}."
