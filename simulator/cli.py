@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__, calibrate_command, folders, limits, locking, native
+from . import __version__, calibrate_command, folders, limits, locking, native, value_command
 from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci, share_text
 from .batch import preflight, run_streaming
 from .errors import FundsimError, ModelError, ScenarioError, UsageError
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object per folder, in a list")
 
     calibrate_command.add_parser(sub)
+    value_command.add_parser(sub)
 
     p = sub.add_parser("fields", help="list every field path fundsim sweep --vary accepts",
                        description="List every number field of a scenario as the path --vary "
@@ -246,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"validate": cmd_validate, "run": cmd_run, "sweep": cmd_sweep,
                     "compare": cmd_compare, "report": cmd_report, "verify": cmd_verify,
                     "calibrate": cmd_calibrate, "dashboard": cmd_dashboard,
+                    "value": lambda a: value_command.run(a, out, err),
                     "fields": cmd_fields}
         return commands[args.command](args)
     except FundsimError as exc:
