@@ -65,6 +65,9 @@ LOW_LIMIT, HIGH_LIMIT = -0.9, 1.0
 """The bracket is searched within these fractions of A's core money a year."""
 MAX_ITER = 40
 Z95 = 1.959963984540054
+HIGHER_IS_BETTER = frozenset({"disruptions_total", "priority_disruptions", "non_priority_disruptions",
+                              "projects_delivered", "mean_fte", "final_productivity"})
+"""Metrics where more is better: of these the sentence says what B is "worth" in A's money."""
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven",
                 8: "eight", 9: "nine", 10: "ten"}
 
@@ -168,24 +171,37 @@ class ValueResult:
     methods: dict[str, str] = field(default_factory=dict)
 
     def sentence(self) -> str:
-        """One sentence a finance director can repeat."""
-        measured = f"measured in mean {self.metric} over {self.years} years ({self.runs:,} paired runs)"
+        """One sentence a finance director can repeat. "Worth" is said only of a metric where more
+        is better (`HIGHER_IS_BETTER`); for any other (lapsed_funds_m, costs) the sentence says
+        neutrally how much more or less core money A needs to match B's mean."""
+        over = f"over {self.years} years ({self.runs:,} paired runs)"
+        ci = f"(95% CI {money(self.ci_low)} to {money(self.ci_high)})"
+        worth = self.metric in HIGHER_IS_BETTER
         if self.already_matches:
-            text = (f"On these assumptions {self.a} already matches {self.b} in mean {self.metric} "
-                    f"over {self.years} years run by run ({self.runs:,} paired runs): the value is "
-                    f"£0m a year (95% CI {money(self.ci_low)} to {money(self.ci_high)})")
-        else:
+            text = (f"On these assumptions {self.a} already matches {self.b} run by run in "
+                    f"{self.metric} {over}: the value is £0m a year {ci}")
+        elif worth:
             text = (f"On these assumptions {self.b_label} is worth {money(self.value_m)} a year "
-                    f"(95% CI {money(self.ci_low)} to {money(self.ci_high)}) of {self.a_label}, "
-                    f"{measured}")
+                    f"{ci} of {self.a_label}, measured in mean {self.metric} {over}")
             if self.value_m < 0:
                 text += (f"; negative because {self.a} already does better on this measure and "
                          "would match it with that much less money")
-        if self.month is not None:
+        else:
+            more = "more" if self.value_m >= 0 else "less"
+            if self.value_m < 0:  # the interval of the amount less, as the sentence says it
+                ci = f"(95% CI {money(-self.ci_high)} to {money(-self.ci_low)})"
+            text = (f"On these assumptions {self.a} would need {money(abs(self.value_m))} a year "
+                    f"{more} core money {ci} for its mean {self.metric} {over} to equal "
+                    f"{self.b}'s")
+        if self.month is not None and math.isfinite(self.month.value_m):
             m = self.month
-            text += (f"; each month earlier that {self.a}'s core money is confirmed is worth "
-                     f"{money(m.value_m)} a year (95% CI {money(m.value_low)} to "
-                     f"{money(m.value_high)})")
+            mci = f"(95% CI {money(m.value_low)} to {money(m.value_high)})"
+            if worth:
+                text += (f"; each month earlier that {self.a}'s core money is confirmed is worth "
+                         f"{money(m.value_m)} a year {mci}")
+            else:
+                text += (f"; confirming {self.a}'s core money a month earlier moves its mean "
+                         f"{self.metric} as much as {money(m.value_m)} a year of core money {mci}")
         return text + "."
 
     def to_dict(self) -> dict[str, Any]:
