@@ -32,7 +32,9 @@ Method (docs/value.md):
   enough for the mean's normal approximation, and the error of g' itself is negligible (it
   multiplies g(X*) = 0 to first order). The CI is the Monte Carlo precision of the answer given
   the scenario files, including the spread of the `[uncertain]` parameters' draws; it is not a
-  range over other assumptions.
+  range over other assumptions. Its half-width is 1.96 SE plus brentq's tolerance (`XTOL_M`), so
+  the search's own numerical error is inside it too (it matters only when SE is tiny, as when B is
+  A with a little more money: then the runs agree almost exactly and the root is known to xtol).
 * **Each month earlier.** A's core `confirmation_delay_months` distribution shifted one month
   earlier (min, mode and max, or a fixed value, all minus one; the same uniforms map to quantiles
   one month earlier): the slope s = mean over runs of (a_i(shifted) - a_i), with its paired CI,
@@ -375,7 +377,9 @@ def value_of_certainty(a: Scenario, b: Scenario, metric: str = "disruptions_tota
             se, lo, hi = math.inf, -math.inf, math.inf
         else:
             se = sd / math.sqrt(runs) / abs(slope)
-            lo, hi = root - Z95 * se, root + Z95 * se
+            # brentq's answer is within xtol of the root of these runs: that numerical error is
+            # added to the Monte Carlo half-width, so the interval holds both.
+            lo, hi = root - Z95 * se - xtol_m, root + Z95 * se + xtol_m
     finally:
         if own:
             executor.close()
@@ -387,7 +391,8 @@ def value_of_certainty(a: Scenario, b: Scenario, metric: str = "disruptions_tota
         slope=slope, bracket=bracket, evaluations=log, month=month, month_note=month_note,
         already_matches=already,
         methods={"root": f"scipy.optimize.brentq (xtol £{xtol_m:g}m) on common random numbers",
-                 "ci": "delta method: Var(X*) = Var(a_i(X*) - b_i) / n / g'(X*)^2",
+                 "ci": "delta method: Var(X*) = Var(a_i(X*) - b_i) / n / g'(X*)^2; 95% CI "
+                       f"X* +- (1.96 SE + xtol £{xtol_m:g}m)",
                  "slope": f"paired central difference, A at X +- £{step_m:g}m a year",
                  "month": "A's core confirmation delay shifted one month earlier (min, mode, max); "
                           "paired difference, converted by the budget slope at X = 0; delta "

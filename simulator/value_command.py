@@ -138,6 +138,7 @@ def _table(out: Console, r: ValueResult) -> None:
     if r.month_note:
         out.print(r.month_note, markup=False)
     out.print("X*: brentq on common random numbers (the same runs every evaluation); CI by the "
-              "delta method, Var(X*) = Var(a_i(X*) - b_i) / n / slope^2, the slope from A at X* "
+              "delta method, Var(X*) = Var(a_i(X*) - b_i) / n / slope^2 (plus brentq's £0.05m tolerance), "
+              "the slope from A at X* "
               "+- £2m; Monte Carlo precision given these scenario files, not a range over other "
               "assumptions (docs/value.md).", markup=False)
