@@ -91,6 +91,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
                 result = value_of_certainty(a, b, args.metric, args.runs, args.seed, executor,
                                             workers=executor.workers, progress=progress)
+                bar.update(task, total=bar.tasks[0].completed)  # the estimate was only that
     finally:
         executor.close()
     payload = {"command": "value", "a_file": str(args.a), "b_file": str(args.b), **result.to_dict()}
