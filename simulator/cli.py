@@ -37,6 +37,7 @@ from . import (
     locking,
     native,
     sensitivity_command,
+    value_command,
 )
 from .analysis import MAIN_METRICS, compare_runs, describe, headline, mean_ci, share_text
 from .batch import preflight, run_streaming
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     sensitivity_command.add_parser(sub)
     discovery.add_parser(sub)
     appraisal_command.add_parser(sub)
+    value_command.add_parser(sub)
 
     p = sub.add_parser("fields", help="list every field path fundsim sweep --vary accepts",
                        description="List every number field of a scenario as the path --vary "
@@ -260,7 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "compare": cmd_compare, "report": cmd_report, "verify": cmd_verify,
                     "calibrate": cmd_calibrate, "dashboard": cmd_dashboard,
                     "fields": cmd_fields, "sensitivity": cmd_sensitivity,
-                    "discover": cmd_discover, "appraise": cmd_appraise}
+                    "discover": cmd_discover, "appraise": cmd_appraise,
+                    "value": cmd_value}
         return commands[args.command](args)
     except FundsimError as exc:
         err.print(f"error: {exc}", markup=False, style="bold red")
@@ -290,6 +293,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     return sensitivity_command.run(args, out, err, _load_all, _executor, _Bars)
+
+
+def cmd_value(args: argparse.Namespace) -> int:
+    return value_command.run(args, out, err)
 
 
 def cmd_appraise(args: argparse.Namespace) -> int:
