@@ -200,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results folders written by fundsim run (or a sweep's points/<id>); "
                         "the first is the reference")
     p.add_argument("--out", default="report.html", metavar="FILE", help="HTML file (report.html)")
+    p.add_argument("--sensitivity", action="append", default=[], metavar="FOLDER",
+                   help="show a `fundsim sensitivity` folder under \"What drives this?\" (repeatable)")
+    p.add_argument("--value", action="append", default=[], metavar="FILE",
+                   help="show what `fundsim value --json > FILE` wrote under \"What is certainty "
+                        "worth?\" (repeatable)")
     p.add_argument("--xlsx", metavar="FILE",
                    help="also write an Excel workbook: Overview (headline, assumptions), Summary, "
                         "Paired differences, Why, Calibration, Parameters, Sources and Runs")
@@ -783,7 +788,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
     written = write_report(args.folders, args.out, args.xlsx, force=args.force,
-                           verify_sample=args.verify, csv=args.csv)
+                           verify_sample=args.verify, csv=args.csv,
+                           sensitivity=args.sensitivity, value=args.value)
     size = Path(args.out).stat().st_size / 1e6
     others = [p for p in (args.xlsx, args.csv) if p]
     out.print(f"wrote {args.out} ({size:.1f} MB; opens in any browser without a network)"

@@ -133,14 +133,24 @@ def sensitivity_html(folders: Sequence[str | Path], include_plotlyjs: bool) -> s
         manifest = study["manifest"]
         rows = study["indices"].to_dict(orient="records")
         sentence = summary_of_folder(manifest, rows)
-        title = f"{manifest['method']}: {html.escape(manifest['scenario_name'])}" + (
-            f" against {html.escape(manifest['other_name'])}" if manifest.get("other_name") else "")
+        title = chart_title(manifest["method"], manifest["metric"], manifest["scenario_name"],
+                            manifest.get("other_name"))
         fig = figure_for(manifest["method"], rows, title)
         parts.append(f"<p>{html.escape(sentence)}</p>")
         parts.append(fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs and i == 0))
         parts.append(f"<p class='note'>{manifest['points']:,} points x {manifest['runs']:,} runs, "
                      f"seed {manifest['seed']}; folder {html.escape(str(folder))}.</p>")
     return "\n".join(parts)
+
+
+METHOD_NAMES = {"oat": "Tornado", "morris": "Morris screening", "sobol": "Sobol indices"}
+
+
+def chart_title(method: str, metric: str, scenario: str, other: str | None) -> str:
+    """What a sensitivity chart shows, e.g. "Tornado: gain in disruptions_total of three_year over
+    annual" (plain text: Plotly titles are not HTML-escaped by us, so names are escaped here)."""
+    measured = (f"gain in {metric} of {scenario} over {other}" if other else f"{metric} of {scenario}")
+    return html.escape(f"{METHOD_NAMES[method]}: {measured}")
 
 
 def read_value(file: str | Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__, assumptions, calibration, comparison, export, listing, uncertain
-from .errors import UsageError
+from .errors import ResultsError, UsageError
 from .export import GENERATOR, check_targets
 from .model import YEAR_OUTPUTS
 from .planner import differing_values, parameter_differences
@@ -232,8 +232,13 @@ def _uncertain_notes(results: Mapping[str, BatchResults]) -> list[str]:
 
 
 def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
-                verified: Mapping[str, str] | None = None) -> str:
-    """The whole report as one HTML string (Plotly embedded once)."""
+                verified: Mapping[str, str] | None = None,
+                sensitivity: Sequence[str | Path] = (), value: Sequence[str | Path] = ()) -> str:
+    """The whole report as one HTML string (Plotly embedded once). `sensitivity`: folders of
+    `fundsim sensitivity` to show under "What drives this?"; `value`: files of `fundsim value
+    --json` to show under "What is certainty worth?" (`decision_report.py`)."""
+    from . import decision_report
+
     seeds = {r.seed for r in results.values()}
     paired = len(seeds) == 1 and len(results) > 1
     title = _title(results)
@@ -284,6 +289,9 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
                   "run by run; 'share of runs better' counts the runs where it has more output or "
                   "loses less money.</p>", _table(comparison.differences_frame(results),
                                                   _DIFFERENCE_DIGITS, _SHARE)]
+    parts.append(decision_report.value_html(value))
+    if paired:
+        parts.append(decision_report.appraisal_html(results))
     parts += [calibration_html(calibration_check(results)), assumptions_html()]
     figures = comparison.figures(results, ecdf=False, diff_metric="disruptions_total",
                                  paired=paired)
@@ -291,6 +299,7 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
     for i, fig in enumerate(figures.values()):
         parts.append("<div>" + fig.to_html(full_html=False, include_plotlyjs=(i == 0)) + "</div>")
     parts.append("</div>")
+    parts.append(decision_report.sensitivity_html(sensitivity, include_plotlyjs=not figures))
     body = "\n".join(parts)
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<meta name=\"generator\" content=\"{GENERATOR} {html.escape(__version__)}\">"
@@ -376,7 +385,9 @@ class WrittenReport:
 
 def write_report(folders: Sequence[str | Path], out: str | Path,
                  xlsx: str | Path | None = None, force: bool = False,
-                 verify_sample: int | None = None, csv: str | Path | None = None) -> WrittenReport:
+                 verify_sample: int | None = None, csv: str | Path | None = None,
+                 sensitivity: Sequence[str | Path] = (),
+                 value: Sequence[str | Path] = ()) -> WrittenReport:
     """Check every folder (and, with `verify_sample`, re-simulate that many runs of each), then
     write the HTML report (and the workbook, and the runs as CSV). Nothing is written if any
     folder is refused; an existing file is replaced only with `force` and only if fundsim wrote
@@ -395,7 +406,17 @@ def write_report(folders: Sequence[str | Path], out: str | Path,
             verified[label] = (f"{'verified' if check.ok else 'MISMATCH'} now: {len(check.checked)} "
                                f"of {check.total_runs} runs re-simulated"
                                + ("" if check.ok else f" ({'; '.join(check.mismatches[:3])})"))
-    files = {Path(out): render_html(results, folders, verified).encode("utf-8")}
+    from .decision_report import read_value
+    from .sensitivity_folder import load_study
+
+    for folder in sensitivity:  # refuse a bad input before anything is written
+        try:
+            load_study(Path(folder))
+        except ResultsError as exc:
+            raise UsageError(f"--sensitivity {folder}: {exc}") from None
+    for file in value:
+        read_value(file)
+    files = {Path(out): render_html(results, folders, verified, sensitivity, value).encode("utf-8")}
     if xlsx is not None:
         files[Path(xlsx)] = xlsx_bytes(results, folders, verified)
     if csv is not None:
