@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard_pages import common as ui
+from dashboard_pages import decision
 from dashboard_pages.view import AnswerView
 from simulator import changes, charts, comparison
 from simulator.bounds import MAX_MONEY_M
@@ -311,6 +312,7 @@ def main() -> None:
     except FundsimError as exc:
         ui.show_problem(exc, f"The comparator {picked.comparator}")
         return
+    answer = None
     with ui.guarded("Running the scenarios"):
         if same is not None:
             scenarios = [(a.name, a)]
@@ -328,6 +330,9 @@ def main() -> None:
             raise
         if answer is not None:
             _save_and_download(a, answer.results)
+    if answer is not None and same is None:
+        with ui.guarded("The decision views"):
+            decision.render(reference, other, answer.results, picked.runs, picked.seed)
     with ui.guarded("Checking the baseline against the published figures"):
         ui.render_baseline_check(picked.runs, picked.seed)
     ui.render_assumptions()
