@@ -37,7 +37,7 @@ def add_parser(sub: Any) -> None:
                     "numbers) and print, in present value at the Green Book discount rate over "
                     "the appraisal period of their [appraisal] tables: disruptions, money spent, "
                     "lapsed and overrun, capability spend with optimism bias, the cost; the "
-                    "difference B - A with 95%% intervals; net present social value and the "
+                    "difference B - A with 95% intervals; net present social value and the "
                     "benefit-cost ratio when a social value per disruption is given, otherwise "
                     "the switching value; and the conclusion for every appraisal period from 1 "
                     "year. See docs/appraisal.md.")

@@ -35,7 +35,7 @@ def add_parser(sub: Any) -> None:
         "value", help="the value of certainty in money: extra core money A needs to match B",
         description="Find the extra core money a year scenario A would need for its mean of a "
                     "metric to match scenario B's (root-finding with scipy.optimize.brentq on "
-                    "common random numbers: every evaluation runs the same runs), with a 95%% "
+                    "common random numbers: every evaluation runs the same runs), with a 95% "
                     "confidence interval by the delta method, and the value of each month earlier "
                     "that A's core money is confirmed. Prints one sentence and a table "
                     "(docs/value.md).")
