@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import limits
@@ -50,6 +51,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: all cores); results do not depend on it")
     p.add_argument("--json", action="store_true", help="print one JSON object, no table")
+    p.add_argument("--save", metavar="FILE", default=None,
+                   help="also write that JSON object to FILE, for `fundsim report --value FILE`")
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -66,6 +69,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError(f"--runs is capped at {limits.RUNS_CAP:,}")
     if args.workers is not None and args.workers > limits.workers_cap():
         raise UsageError(f"--workers {args.workers}: must be from 1 to {limits.workers_cap()}")
+    if args.save is not None:
+        _check_save(Path(args.save))
     a = load_scenario(args.a)
     b = load_scenario(args.b)
     typical = UP_FRONT + TYPICAL_SEARCH
@@ -95,12 +100,34 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     finally:
         executor.close()
     payload = {"command": "value", "a_file": str(args.a), "b_file": str(args.b), **result.to_dict()}
+    text = json.dumps(json_safe(payload), indent=2, allow_nan=False)
+    if args.save is not None:
+        from .files import write_atomic
+
+        write_atomic(Path(args.save), (text + "\n").encode())
     if args.json:
-        out.print(json.dumps(json_safe(payload), indent=2, allow_nan=False), markup=False)
+        out.print(text, markup=False)
         return EXIT_OK
     out.print(result.sentence(), markup=False)
     _table(out, result)
     return EXIT_OK
+
+
+def _check_save(path: Path) -> None:
+    """Before anything runs: the folder must exist, and an existing file may be replaced only if
+    it is an earlier `fundsim value` answer (never someone's other file)."""
+    from .decision_report import read_value
+
+    if not path.parent.is_dir():
+        raise UsageError(f"--save {path}: the folder {path.parent} does not exist (nothing was run)")
+    if path.exists() or path.is_symlink():
+        try:
+            if path.is_symlink() or not path.is_file():
+                raise UsageError("not a plain file")
+            read_value(path)
+        except UsageError:
+            raise UsageError(f"--save {path}: a file is there that `fundsim value` did not write; "
+                             "it was left untouched: choose another name (nothing was run)") from None
 
 
 def _bar(err: Console) -> Any:

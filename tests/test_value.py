@@ -221,3 +221,19 @@ def test_json_output_parses_and_has_the_fields(capsys):
     assert np.isclose(data["mean_a_at_value"], data["mean_b"], atol=abs(data["slope_per_m"]) * 0.06)
     assert "would need" in data["sentence"] and "worth £" not in data["sentence"]
     assert captured.err == ""  # --json: no cost line, no bar
+
+
+def test_save_writes_the_json_the_report_reads_and_never_replaces_another_file(capsys, tmp_path):
+    saved = tmp_path / "value.json"
+    argv = ["value", str(SCENARIOS / "annual.toml"), str(SCENARIOS / "three_year.toml"),
+            "--runs", "40", "--workers", "2", "--json", "--save", str(saved)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert json.loads(saved.read_text()) == json.loads(printed)
+    assert main(argv) == 0  # an earlier answer may be replaced
+    capsys.readouterr()
+    foreign = tmp_path / "notes.json"
+    foreign.write_text('{"mine": true}')
+    assert main([*argv[:-1], str(foreign)]) == 2
+    assert "a file is there that `fundsim value` did not write" in capsys.readouterr().err
+    assert foreign.read_text() == '{"mine": true}'
