@@ -127,7 +127,8 @@ def _tornado(reference: Scenario, other: Scenario, seed: int, key: tuple) -> Non
                       chart_title("oat", "disruptions_total", other.name, reference.name))
     rows, sentence, title = store[key]
     st.markdown(ui.plain(sentence))
-    st.plotly_chart(tornado_figure(rows, title, "disruptions"), key="decision_tornado")
+    with st.container(key="decision_tornado"):
+        st.plotly_chart(tornado_figure(rows, title, "disruptions"))
 
 
 def _value(reference: Scenario, other: Scenario, seed: int, key: tuple) -> None:
@@ -186,6 +187,7 @@ def _saved_studies() -> None:
     manifest = study["manifest"]
     rows = study["indices"].to_dict(orient="records")
     st.markdown(ui.plain(summary_of_folder(manifest, rows)))
-    st.plotly_chart(figure_for(manifest["method"], rows, chart_title(
-        manifest["method"], manifest["metric"], manifest["scenario_name"], manifest.get("other_name"))),
-        key="decision_saved_chart")
+    with st.container(key="decision_saved_chart"):
+        st.plotly_chart(figure_for(manifest["method"], rows, chart_title(
+            manifest["method"], manifest["metric"], manifest["scenario_name"],
+            manifest.get("other_name"))))

@@ -796,3 +796,65 @@ def test_the_dashboard_uses_no_emoji_icons():
         found = [ch for ch in text if any(lo <= ord(ch) <= hi for lo, hi in EMOJI)]
         assert not found, (path.name, found)
         assert ":material/" in text or "import streamlit" not in text, path.name
+
+
+def test_the_decision_views_show_the_runners_numbers(expected_default):
+    """Issue 11 under a comparison: the appraisal sentence is `appraisal_of` on the runs shown;
+    the tornado (on request) is the sensitivity module's on the same 3,000 paired runs; the value
+    sentence (on request) is `value_of_certainty`'s."""
+    import dataclasses
+
+    from dashboard_pages.decision import TORNADO_RUNS, VALUE_RUNS
+    from simulator.decision_report import appraisal_of
+    from simulator.evaluate import evaluate
+    from simulator.executors import ProcessExecutor
+    from simulator.sensitivity import declared_factors, indices, make_design
+    from simulator.sensitivity_folder import Study
+    from simulator.value import value_of_certainty
+
+    at = _apply(_app(), core__settlement_years=3)
+    a, b = expected_default
+    # the page's edited scenario: the three-year counterpart under the name the page gives it
+    edited = three_year_counterpart(ANNUAL).with_changes(
+        {"scenario.name": "annual with three-year core settlements"})
+    b = dataclasses.replace(b, scenario=edited)
+    texts = _texts(at)
+    assert appraisal_of(a, b).sentence() in texts
+    assert "Show what drives this" in [w.label for w in at.button]
+    at.button(key="decision_tornado_go").click().run()
+    assert not at.exception
+    spec = _chart(at, "decision_tornado")
+    factors = declared_factors(ANNUAL)
+    study = Study(edited, ANNUAL, make_design("oat", factors, 0, 1), "disruptions_total",
+                  TORNADO_RUNS, 1)
+    executor = ProcessExecutor(2)
+    try:
+        got = evaluate(study.variants(0, study.design.points), TORNADO_RUNS, 1, executor,
+                       metrics=("disruptions_total",), workers=2).of("disruptions_total")
+        value = value_of_certainty(ANNUAL, edited, "disruptions_total", VALUE_RUNS, 1, executor,
+                                   workers=2)
+    finally:
+        executor.close()
+    points = study.design.points
+    rows = indices(study.design, got[:points] - got[points:], 1)
+    shown = dict(zip(spec["data"][1]["y"], _array(spec["data"][1]["x"]), strict=True))
+    for row in rows:
+        assert shown[row["factor"]] == pytest.approx(row["high_effect"], abs=1e-9), row["factor"]
+    at.button(key="decision_value_go").click().run()
+    assert not at.exception
+    assert value.sentence() in _texts(at)
+
+
+def test_a_finished_sensitivity_folder_in_results_can_be_drawn(folders):
+    assert main(["sensitivity", str(ROOT / "scenarios" / "three_year.toml"), "--against",
+                 str(ROOT / "scenarios" / "annual.toml"), "--method", "morris", "--samples", "2",
+                 "--runs", "5", "--workers", "1", "--out", str(folders / "results"), "--quiet"]) == 0
+    at = _apply(_app(), core__settlement_years=3)
+    picker = next(s for s in at.selectbox if s.key == "decision_saved_study")
+    assert picker.options == ["(none)", "three_year-vs-annual-morris"]
+    picker.set_value("three_year-vs-annual-morris").run()
+    assert not at.exception
+    spec = _chart(at, "decision_saved_chart")
+    assert spec["layout"]["title"]["text"].startswith(
+        "Morris screening: gain in disruptions_total of three_year over annual")
+    assert "Morris screening of the gain in disruptions_total of three_year over annual" in _texts(at)
