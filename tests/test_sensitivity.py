@@ -224,3 +224,14 @@ def test_force_replaces_only_a_sensitivity_folder(tmp_path, capsys):
     assert code == 2
     assert "has no fundsim manifest.json" in capsys.readouterr().err
     assert (target / "notes.txt").read_text() == "mine"
+
+
+def test_a_study_on_a_dask_local_cluster_gives_the_process_pools_numbers(tmp_path):
+    argv = ["sensitivity", str(THREE_YEAR), "--against", str(ANNUAL), "--method", "morris",
+            "--samples", "2", "--runs", "20", "--quiet"]
+    assert main([*argv, "--cluster", "local", "--workers", "2", "--out", str(tmp_path / "dask")]) == 0
+    assert main([*argv, "--workers", "1", "--out", str(tmp_path / "pool")]) == 0
+    for name in ("runs", "indices"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "dask" / "three_year-vs-annual-morris" / f"{name}.parquet"),
+            pd.read_parquet(tmp_path / "pool" / "three_year-vs-annual-morris" / f"{name}.parquet"))
