@@ -65,7 +65,8 @@ def _appraisal(a: BatchResults, b: BatchResults) -> None:
     st.dataframe(rows, hide_index=True, key="decision_appraisal")
     with st.expander("By appraisal period"):
         horizon = pd.DataFrame([{k: (round(v, 1) if isinstance(v, float) else v)
-                                 for k, v in r.items() if not k.endswith("_ci")}
+                                 for k, v in r.items()
+                                 if not k.endswith("_ci") and k not in ("verdict", "ratio")}
                                 for r in horizon_table(found)])
         st.dataframe(horizon, hide_index=True)
     st.caption("Present values at the scenarios' [appraisal] discount rate (Green Book 3.5%), cost "

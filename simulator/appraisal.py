@@ -366,6 +366,13 @@ def appraise(a: Scenario, b: Scenario, runs: int, seed: int, executor: ChunkExec
                           capex_weighted_uplift(b), names, (runs, seed))
 
 
+def verdict_words(verdict: str, ratio: float, valued: bool) -> str:
+    """A horizon row's verdict as a reader says it (CLI, report and dashboard alike)."""
+    return {"ratio": (f"BCR {ratio:.2f}" if valued else f"{ratio:,.1f} disruptions per £m"),
+            "dominates": "B dominates", "dominated": "A dominates",
+            "saves": "B saves, gives less", "same": "no difference"}[verdict]
+
+
 def horizon_table(result: Appraisal) -> list[dict[str, Any]]:
     """The horizon rows flattened for a table: period, then mean (low to high) per measure."""
     out = []
@@ -376,6 +383,7 @@ def horizon_table(result: Appraisal) -> list[dict[str, Any]]:
                 flat[key] = e["mean"]
                 flat[f"{key}_ci"] = (e["ci_low"], e["ci_high"])
         flat["verdict"] = row["verdict"]
+        flat["verdict_words"] = verdict_words(row["verdict"], row["ratio"], result.valued)
         flat["ratio"] = row["ratio"]
         flat["switching_value_k"] = row["switching_value_k"]
         out.append(flat)
@@ -384,4 +392,4 @@ def horizon_table(result: Appraisal) -> list[dict[str, Any]]:
 
 __all__: Sequence[str] = ("Appraisal", "Estimate", "appraise", "appraise_years", "capex_weighted_uplift",
                           "cumulative_present_value", "discount_factors", "extend", "horizon_table",
-                          "present_value", "verdict")
+                          "present_value", "verdict", "verdict_words")

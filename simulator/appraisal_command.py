@@ -128,11 +128,8 @@ def _print(out: Console, r: Appraisal) -> None:
     horizon.add_column("verdict")
     horizon.add_column("switching value £k", justify="right")
     for row in horizon_table(r):
-        ratio = row["ratio"]
-        what = {"ratio": (f"BCR {ratio:.2f}" if r.valued else f"{ratio:,.1f} disruptions per £m"),
-                "dominates": "B dominates", "dominated": "A dominates",
-                "saves": "B saves, gives less", "same": "no difference"}[row["verdict"]]
-        horizon.add_row(str(row["years"]), *(_pm(row[k], row[f"{k}_ci"]) for k in keys), what,
+        horizon.add_row(str(row["years"]), *(_pm(row[k], row[f"{k}_ci"]) for k in keys),
+                        row["verdict_words"],
                         _money(row["switching_value_k"]))
     out.print(horizon)
     uplift = ", ".join(f"{name} {u:.0%}" for name, u in r.uplift.items())

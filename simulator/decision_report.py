@@ -106,7 +106,8 @@ def _horizon_table(rows: list[dict[str, Any]]) -> str:
     body = "".join(
         f"<tr><td>{r['years']}</td>" + "".join(
             f"<td class='num'>{_fmt(r[k])} ({_ci(r[f'{k}_ci'])})</td>" for k in keys)
-        + f"<td class='num'>{_fmt(r['switching_value_k'])}</td><td>{html.escape(r['verdict'])}</td></tr>"
+        + f"<td class='num'>{_fmt(r['switching_value_k'])}</td>"
+        + f"<td>{html.escape(r['verdict_words'])}</td></tr>"
         for r in rows)
     return head + body + "</table>"
 
@@ -166,6 +167,21 @@ def read_value(file: str | Path) -> dict[str, Any]:
         raise UsageError(f"--value {path}: not the JSON `fundsim value --json` prints (no "
                          "\"command\": \"value\" with a \"sentence\")")
     return data
+
+
+def check_value_pair(file: str | Path, data: dict[str, Any],
+                     results: Mapping[str, BatchResults]) -> None:
+    """A value answer belongs in a report only if it is about the report's first scenario (A)
+    against one of the others (B), as they are now: matched by the scenarios' sha256, so an answer
+    about other scenarios, or about a scenario since edited, is refused rather than shown."""
+    items = list(results.values())
+    first = items[0].scenario.sha256()
+    others = {r.scenario.sha256() for r in items[1:]}
+    if data.get("a_sha256") != first or data.get("b_sha256") not in others:
+        raise UsageError(
+            f"--value {file}: it answers {data.get('a')!r} against {data.get('b')!r}, which is not "
+            f"this report's first scenario ({items[0].scenario.name}) against another one as run "
+            "here (their sha256 differ); run `fundsim value A B --save FILE` on these scenarios")
 
 
 def value_html(files: Sequence[str | Path]) -> str:

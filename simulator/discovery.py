@@ -28,8 +28,8 @@ MIN_POINTS = 50
 
 @dataclass(frozen=True)
 class Box:
-    """One PRIM box: the factors it restricts (path -> (low, high)), the ranges sampled, and its
-    coverage, density and mass."""
+    """One PRIM box: the factors it restricts (path -> (low, high)), the ranges sampled, its
+    coverage, density and mass, and the density threshold it was asked to reach."""
 
     limits: dict[str, tuple[float, float]]
     sampled: dict[str, tuple[float, float]]
@@ -38,21 +38,31 @@ class Box:
     mass: float
     cases: int
     points: int
+    threshold: float
 
-    def words(self, subject: str) -> str:
-        """The box as a sentence: `subject` (e.g. "three_year does not beat annual") when ..."""
-        if not self.limits:
-            return f"{subject} everywhere in the sampled ranges (no restriction is needed)."
+    @property
+    def found(self) -> bool:
+        """A region that restricts something and holds mostly cases (at least the threshold)."""
+        return bool(self.limits) and self.density >= self.threshold
+
+    def words(self, cases_are: str) -> str:
+        """The box as a sentence; `cases_are` says what a case is ("three_year does not beat
+        annual in disruptions_total ...")."""
+        if not self.found:
+            return (f"No region of the sampled ranges holds mostly such points: {cases_are} at "
+                    f"{self.cases} of the {self.points} sampled points, and the densest box PRIM "
+                    f"finds has only {self.density:.0%} of its points such cases (the threshold is "
+                    f"{self.threshold:.0%}); they are spread across the ranges, not in one region.")
         parts = [_range_words(p, lo, hi, self.sampled[p]) for p, (lo, hi) in self.limits.items()]
-        return (f"{subject} when {' and '.join(parts)}: {self.density:.0%} of the sampled points "
-                f"in this region are such cases (density), and it holds {self.coverage:.0%} of all "
-                f"{self.cases} of them (coverage; {self.mass:.0%} of the sample lies in it).")
+        return (f"Where {' and '.join(parts)}, {cases_are} at {self.density:.0%} of the sampled "
+                f"points (density); this region holds {self.coverage:.0%} of all {self.cases} such "
+                f"points (coverage) and {self.mass:.0%} of the sample.")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"limits": {p: list(v) for p, v in self.limits.items()},
+        return {"found": self.found, "limits": {p: list(v) for p, v in self.limits.items()},
                 "sampled": {p: list(v) for p, v in self.sampled.items()},
                 "coverage": self.coverage, "density": self.density, "mass": self.mass,
-                "cases": self.cases, "points": self.points}
+                "cases": self.cases, "points": self.points, "threshold": self.threshold}
 
 
 def _range_words(path: str, lo: float, hi: float, full: tuple[float, float]) -> str:
@@ -95,7 +105,7 @@ def discover(x: Any, y: np.ndarray, threshold: float = 0.8) -> Box | None:
             limits[column] = (lo, hi)
     row = trajectory.loc[chosen]
     return Box(limits, full, float(row["coverage"]), float(row["density"]), float(row["mass"]),
-               cases, len(x))
+               cases, len(x), threshold)
 
 
 # --------------------------------------------------------------------------- the command
@@ -105,39 +115,57 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "discover", help="scenario discovery (PRIM): where SCENARIO does not beat OTHER",
         description="Over a Morris or Sobol sample (a `fundsim sensitivity` folder), find the few "
-                    "factor ranges where the gain is at or below --below (default 0 for a study "
-                    "made with --against: where the multi-year settlement does not pay off), with "
-                    "PRIM (EMA Workbench); print the box in words with its coverage and density.")
+                    "factor ranges where SCENARIO does not beat OTHER (for a study made with "
+                    "--against; which way is better follows the metric), or where the metric is "
+                    "at most --below or at least --above, with PRIM (EMA Workbench); print the box "
+                    "in words with its coverage and density.")
     p.add_argument("folder", metavar="FOLDER", help="a sensitivity folder, e.g. "
                                                     "results/three_year-vs-annual-sobol")
-    p.add_argument("--below", type=float, default=None, metavar="VALUE",
-                   help="a case of interest is a point whose metric (or gain) is at most this "
-                        "(default 0 with --against; required for a one-scenario study)")
+    level = p.add_mutually_exclusive_group()
+    level.add_argument("--below", type=float, default=None, metavar="VALUE",
+                       help="a case is a point whose metric (or difference) is at most VALUE")
+    level.add_argument("--above", type=float, default=None, metavar="VALUE",
+                       help="a case is a point whose metric (or difference) is at least VALUE")
     p.add_argument("--threshold", type=float, default=0.8,
-                   help="least density of the box reported (0.8)")
+                   help="least density of a box worth reporting (0.8)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def subject(manifest: dict[str, Any], below: float) -> str:
-    metric = manifest["metric"]
-    if manifest.get("other_name"):
-        if below == 0:
-            return (f"{manifest['scenario_name']} does not beat {manifest['other_name']} (its gain in "
-                    f"{metric} is zero or less)")
-        return (f"the gain in {metric} of {manifest['scenario_name']} over {manifest['other_name']} "
-                f"is at most {below:g}")
-    return f"{metric} of {manifest['scenario_name']} is at most {below:g}"
+@dataclass(frozen=True)
+class Cases:
+    """Which points are cases of interest, and how to say it both ways."""
+
+    mask: np.ndarray
+    are: str  # what holds at a case
+    not_: str  # what holds at every other point
+    level: float | None
 
 
-def _opposite(manifest: dict[str, Any], below: float) -> str:
-    """What holds where no point is a case of interest, said positively."""
-    metric = manifest["metric"]
-    if manifest.get("other_name"):
-        if below == 0:
-            return f"{manifest['scenario_name']} beats {manifest['other_name']} in {metric}"
-        return (f"The gain in {metric} of {manifest['scenario_name']} over "
-                f"{manifest['other_name']} is above {below:g}")
-    return f"{metric} of {manifest['scenario_name']} is above {below:g}"
+def cases_of(manifest: dict[str, Any], means: np.ndarray, below: float | None,
+             above: float | None, folder: str) -> Cases:
+    """The cases: by default (an --against study) the points where SCENARIO does not beat OTHER,
+    the way the metric is better (more disruptions, less lapsed money); else a level."""
+    from .analysis import BETTER_WHEN
+    from .sensitivity_command import what_is_measured
+
+    metric, name, other = manifest["metric"], manifest["scenario_name"], manifest.get("other_name")
+    measured = what_is_measured(metric, name, other)
+    if below is not None:
+        return Cases(means <= below, f"{measured} is at most {below:g}",
+                     f"{measured} is above {below:g}", below)
+    if above is not None:
+        return Cases(means >= above, f"{measured} is at least {above:g}",
+                     f"{measured} is below {above:g}", above)
+    better = BETTER_WHEN.get(metric)
+    if other is None or better is None:
+        why = ("a one-scenario study has no winner" if other is None
+               else f"neither more nor less {metric} is better")
+        raise UsageError(f"{folder}: {why}; give --below VALUE or --above VALUE (a level of "
+                         f"{measured})")
+    sign = "zero or less" if better == "higher" else "zero or more"
+    lose = means <= 0 if better == "higher" else means >= 0
+    return Cases(lose, f"{name} does not beat {other} ({measured} is {sign}; {better} "
+                       f"{metric} is better)", f"{name} beats {other} in {metric}", 0.0)
 
 
 def run(args: Any, out: Any, err: Any) -> int:
@@ -154,33 +182,32 @@ def run(args: Any, out: Any, err: Any) -> int:
     if manifest["method"] == "oat":
         raise UsageError(f"{args.folder}: a one-at-a-time study moves one factor at a time, so it "
                          "samples no region; run `fundsim sensitivity --method morris` or `sobol`")
-    below = args.below
-    if below is None:
-        if not manifest.get("other_name"):
-            raise UsageError(f"{args.folder}: a one-scenario study has no gain; give --below VALUE "
-                             f"(a level of {manifest['metric']})")
-        below = 0.0
+    points = study["points"]
+    means = points["mean"].to_numpy(dtype=float)
+    cases = cases_of(manifest, means, args.below, args.above, args.folder)
     paths = [f["path"] for f in manifest["factors"]]
-    x = study["design"][paths]
-    means = study["points"]["mean"].to_numpy(dtype=float)
-    y = means <= below
-    box = discover(x, y, args.threshold)
-    what = subject(manifest, below)
-    if box is None:
-        span = f"from {float(means.min()):,.1f} to {float(means.max()):,.1f}"
-        if y.all():
-            sentence = (f"{what[0].upper() + what[1:]} at every one of the {len(means)} sampled "
-                        f"points (the mean ranges {span}): no region to single out.")
-        else:
-            sentence = (f"{_opposite(manifest, below)} at every one of the {len(means)} sampled "
-                        f"points (the mean ranges {span}): there is no region where it does not.")
+    box = discover(study["design"][paths], cases.mask, args.threshold)
+    span = f"the mean ranges from {float(means.min()):,.1f} to {float(means.max()):,.1f}"
+    if box is None and cases.mask.all():
+        sentence = (f"Every sampled point is such a case: {cases.are} at all {len(means)} of them "
+                    f"({span}), so there is no region to single out.")
+    elif box is None:
+        sentence = (f"No sampled point is such a case: {cases.not_} at all {len(means)} of them "
+                    f"({span}), so there is no region where it does not.")
     else:
-        sentence = box.words(what[0].upper() + what[1:])
+        sentence = box.words(cases.are)
+    half = (points["ci_high"] - points["ci_low"]).to_numpy(dtype=float) / 2
+    precision = (f"Each point's mean is known to about ±{float(np.nanmedian(half)):,.1f} (95%) at "
+                 f"{manifest['runs']:,} runs a point, so points that close to {cases.level:g} may "
+                 "lie on either side: which points count as cases, and so the box's edges, can "
+                 "change with the seed; more --runs sharpen them.")
     if args.json:
-        payload = {"command": "discover", "folder": str(args.folder), "below": below,
-                   "cases": int(y.sum()), "points": len(means), "sentence": sentence,
+        payload = {"command": "discover", "folder": str(args.folder), "below": args.below,
+                   "above": args.above, "cases": int(cases.mask.sum()), "points": len(means),
+                   "sentence": sentence, "precision": precision,
                    "box": box.to_dict() if box is not None else None}
         out.print(json.dumps(json_safe(payload), indent=2, allow_nan=False), markup=False)
     else:
         out.print(sentence, markup=False)
+        out.print(precision, markup=False)
     return 0

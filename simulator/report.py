@@ -406,7 +406,7 @@ def write_report(folders: Sequence[str | Path], out: str | Path,
             verified[label] = (f"{'verified' if check.ok else 'MISMATCH'} now: {len(check.checked)} "
                                f"of {check.total_runs} runs re-simulated"
                                + ("" if check.ok else f" ({'; '.join(check.mismatches[:3])})"))
-    from .decision_report import read_value
+    from .decision_report import check_value_pair, read_value
     from .sensitivity_folder import load_study
 
     for folder in sensitivity:  # refuse a bad input before anything is written
@@ -415,7 +415,7 @@ def write_report(folders: Sequence[str | Path], out: str | Path,
         except ResultsError as exc:
             raise UsageError(f"--sensitivity {folder}: {exc}") from None
     for file in value:
-        read_value(file)
+        check_value_pair(file, read_value(file), results)
     files = {Path(out): render_html(results, folders, verified, sensitivity, value).encode("utf-8")}
     if xlsx is not None:
         files[Path(xlsx)] = xlsx_bytes(results, folders, verified)

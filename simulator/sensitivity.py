@@ -62,6 +62,14 @@ class Factor:
     dist: Any  # a `Distribution`
     central: float
     given_as_range: bool = True
+    own: float | None = None  # the scenario's own value, when the base had to differ from it
+
+    def base_note(self) -> str | None:
+        """Says so when the base is not the scenario's own value (which lies outside the range)."""
+        if self.own is None or self.own == self.central:
+            return None
+        return (f"{self.path}: the scenario's own value {self.own:g} is outside the range, so the "
+                f"tornado's base puts it at the range's median, {self.central:g}")
 
     @property
     def label(self) -> str:
@@ -136,8 +144,17 @@ def factors_from_file(file: str | Path, scenario: Scenario) -> list[Factor]:
                 raise UsageError(f"{where}: low = {lo} must be below high = {hi}")
             dist = Uniform(dist="uniform", min=float(lo), max=float(hi))
             given_as_range = True
-        out.append(Factor(str(key), dist, _central(scenario, str(key)), given_as_range))
+        out.append(Factor(str(key), dist, _base_in(dist, _central(scenario, str(key))),
+                          given_as_range, _central(scenario, str(key))))
     return out
+
+
+def _base_in(dist: Any, own: float) -> float:
+    """The tornado's base for a factor: the scenario's own value when it lies in the range,
+    else the range's median (a base outside the range would measure both bars from a point the
+    reviewer excluded)."""
+    lo, hi = dist.support()
+    return own if lo <= own <= hi else float(dist.ppf(0.5))
 
 
 def _central(scenario: Scenario, path: str) -> float:
@@ -273,6 +290,7 @@ def tornado(design: Design, per_run: np.ndarray) -> list[dict[str, Any]]:
     """Each factor's bar: the metric at its low and high end minus the base point, with paired 95%
     intervals over runs. `per_run[p, i]` is the metric of run i at point p. Sorted widest first."""
     base = per_run[0]
+    _, base_low, base_high = _mean_ci(base)
     rows = []
     for k, f in enumerate(design.factors):
         low_v, high_v = design.values[1 + 2 * k, k], design.values[2 + 2 * k, k]
@@ -280,7 +298,7 @@ def tornado(design: Design, per_run: np.ndarray) -> list[dict[str, Any]]:
         high = _mean_ci(per_run[2 + 2 * k] - base)
         rows.append({"factor": f.path, "label": f.label, "central": f.central,
                      "low_value": float(low_v), "high_value": float(high_v),
-                     "base": float(np.mean(base)),
+                     "base": float(np.mean(base)), "base_ci_low": base_low, "base_ci_high": base_high,
                      "low_effect": low[0], "low_ci_low": low[1], "low_ci_high": low[2],
                      "high_effect": high[0], "high_ci_low": high[1], "high_ci_high": high[2],
                      "swing": abs(high[0] - low[0])})

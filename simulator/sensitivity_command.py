@@ -103,6 +103,9 @@ def run(args: argparse.Namespace, out: Any, err: Any, load_all: Callable, make_e
     preflight(folder, args.resume, args.force)
     if not args.quiet and not args.json:
         err.print(f"{what}.", markup=False)
+        if args.method == "oat":
+            for note in filter(None, (f.base_note() for f in factors)):
+                err.print(f"note: {note}.", markup=False)
     executor = make_executor(args)
     try:
         with locking.locked([folder]), bars(args) as progress:
@@ -129,9 +132,15 @@ def run(args: argparse.Namespace, out: Any, err: Any, load_all: Callable, make_e
 
 
 def what_is_measured(metric: str, scenario: str, other: str | None) -> str:
-    if other is not None:
+    """"the gain in disruptions_total of three_year over annual" where more is better, else "the
+    difference in lapsed_funds_m, three_year minus annual" (a gain in lapsed money is a loss)."""
+    from .analysis import BETTER_WHEN
+
+    if other is None:
+        return f"{metric} of {scenario}"
+    if BETTER_WHEN.get(metric) == "higher":
         return f"the gain in {metric} of {scenario} over {other}"
-    return f"{metric} of {scenario}"
+    return f"the difference in {metric}, {scenario} minus {other}"
 
 
 def summarise(study: Study, rows: list[dict[str, Any]]) -> str:
@@ -157,19 +166,25 @@ def summary_sentence(method: str, measured: str, runs: int, rows: list[dict[str,
                  f"{r['low_effect']:+,.1f} to {r['high_effect']:+,.1f})" for r in shown]
         flips = [r["factor"] for r in rows if paired and any(
             (base + r[k] > 0) != (base > 0) for k in ("low_effect", "high_effect"))]
-        tail = (f" Within these ranges the gain changes sign when {', '.join(flips)} moves."
-                if flips else (" No single factor within its range reverses the gain."
+        tail = (f" Within these ranges it changes sign when {', '.join(flips)} moves."
+                if flips else (" No single factor within its range changes its sign."
                                if paired else ""))
-        return (f"Tornado of {measured} (base {base:,.1f}, mean of {runs:,} paired runs): "
-                f"it moves most with {'; '.join(parts)}.{tail}")
+        at = (f"base {base:,.1f}, 95% CI {shown[0]['base_ci_low']:,.1f} to "
+              f"{shown[0]['base_ci_high']:,.1f}" if shown and "base_ci_low" in shown[0]
+              else f"base {base:,.1f}")
+        return (f"Tornado of {measured} ({at}, every factor at its central value, {runs:,} runs "
+                f"a point): it moves most with {'; '.join(parts)}.{tail}")
     if method == "morris":
         parts = [f"{r['factor']} (mu* {r['mu_star']:,.1f} ± {r['mu_star_conf']:,.1f}, sigma "
                  f"{r['sigma']:,.1f})" for r in shown]
         return f"Morris screening of {measured}: the most influential factors are {'; '.join(parts)}."
     parts = [f"{r['factor']} (total {r['ST']:.2f} ± {r['ST_conf']:.2f}, alone {r['S1']:.2f} ± "
              f"{r['S1_conf']:.2f})" for r in shown]
+    odd = any(r["S1"] > r["ST"] or r["ST"] > 1 for r in rows)
+    caveat = (" Some estimates have the alone share above the total, or above 1: sampling error "
+              "within their intervals (more --samples narrow them)." if odd else "")
     return (f"Sobol indices of {measured}: the share of its variance across the ranges each factor "
-            f"explains is largest for {'; '.join(parts)}.")
+            f"explains is largest for {'; '.join(parts)}.{caveat}")
 
 
 def _print_table(out: Any, method: str, rows: list[dict[str, Any]]) -> None:

@@ -184,7 +184,9 @@ class ValueResult:
                     f"{self.metric} {over}: the value is £0m a year {ci}")
         elif worth:
             text = (f"On these assumptions {self.b_label} is worth {money(self.value_m)} a year "
-                    f"{ci} of {self.a_label}, measured in mean {self.metric} {over}")
+                    f"{ci} of {self.a_label}, measured in mean {self.metric} {over}: that much "
+                    f"more core money a year allocated to {self.a} (part of it lapses; `fundsim "
+                    "appraise` compares what each costs) buys the same output")
             if self.value_m < 0:
                 text += (f"; negative because {self.a} already does better on this measure and "
                          "would match it with that much less money")
@@ -199,11 +201,13 @@ class ValueResult:
             m = self.month
             mci = f"(95% CI {money(m.value_low)} to {money(m.value_high)})"
             if worth:
-                text += (f"; each month earlier that {self.a}'s core money is confirmed is worth "
-                         f"{money(m.value_m)} a year {mci}")
+                text += (f"; confirming {self.a}'s core money one month earlier every year is "
+                         f"worth {money(m.value_m)} a year {mci} (further months are worth less "
+                         "each: docs/value.md)")
             else:
-                text += (f"; confirming {self.a}'s core money a month earlier moves its mean "
-                         f"{self.metric} as much as {money(m.value_m)} a year of core money {mci}")
+                text += (f"; confirming {self.a}'s core money one month earlier every year "
+                         f"moves its mean {self.metric} as {money(abs(m.value_m))} a year "
+                         f"{'more' if m.value_m >= 0 else 'less'} core money would {mci}")
         return text + "."
 
     def to_dict(self) -> dict[str, Any]:

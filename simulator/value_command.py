@@ -99,7 +99,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
                 bar.update(task, total=bar.tasks[0].completed)  # the estimate was only that
     finally:
         executor.close()
-    payload = {"command": "value", "a_file": str(args.a), "b_file": str(args.b), **result.to_dict()}
+    payload = {"command": "value", "a_file": str(args.a), "b_file": str(args.b),
+               "a_sha256": a.sha256(), "b_sha256": b.sha256(), **result.to_dict()}
     text = json.dumps(json_safe(payload), indent=2, allow_nan=False)
     if args.save is not None:
         from .files import write_atomic

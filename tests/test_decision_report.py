@@ -31,9 +31,11 @@ def made(tmp_path_factory) -> Path:
                  "--workers", "2", "--out", str(out), "--quiet"]) == 0
     assert main(["sensitivity", str(THREE_YEAR), "--against", str(ANNUAL), "--runs", "40",
                  "--workers", "2", "--out", str(out), "--quiet"]) == 0
-    value = {"command": "value", "runs": 300, "seed": 1, "metric": "disruptions_total",
-             "sentence": "On these assumptions a three-year settlement is worth £9.9m a year."}
-    (out / "value.json").write_text(json.dumps(value))
+    assert main(["value", str(ANNUAL), str(THREE_YEAR), "--runs", "60", "--workers", "2",
+                 "--save", str(out / "value.json"), "--json"]) == 0
+    assert main(["value", str(THREE_YEAR), str(ROOT / "scenarios" / "three_year_early.toml"),
+                 "--runs", "30", "--workers", "2", "--save", str(out / "other-pair.json"),
+                 "--json"]) == 0
     return out
 
 
@@ -57,12 +59,23 @@ def test_the_report_shows_the_tornado_the_value_sentence_and_the_appraisal(made,
     text = report.read_text()
     for heading in ("What drives this?", "What is certainty worth?", "Green Book appraisal"):
         assert f"<h2>{heading}</h2>" in text
-    assert "On these assumptions a three-year settlement is worth £9.9m a year." in text
+    saved = json.loads((made / "value.json").read_text())
+    assert html.escape(saved["sentence"]) in text
     assert "Tornado of the gain in disruptions_total of three_year over annual" in text
     assert "Tornado: gain in disruptions_total of three_year over annual" in text  # the chart
     stored = appraisal_of(load_results(made / "annual"), load_results(made / "three_year"))
     assert html.escape(stored.sentence()) in text
     assert text.count("plotly.js v") == 1  # Plotly embedded once, whatever sections there are
+
+
+def test_a_value_answer_about_another_pair_is_refused(made, tmp_path, capsys):
+    report = tmp_path / "report.html"
+    code = main(["report", str(made / "annual"), str(made / "three_year"), "--value",
+                 str(made / "other-pair.json"), "--out", str(report)])
+    assert code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "it answers 'three_year' against 'three_year_early'" in err, err
+    assert not report.exists()
 
 
 @pytest.mark.parametrize(("option", "content", "message"), [

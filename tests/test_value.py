@@ -104,7 +104,7 @@ def test_the_json_of_a_result_has_the_method_and_every_evaluation(found):
     low, high = data["bracket"]
     assert low <= data["value_m"] <= high
     assert data["sentence"].startswith("On these assumptions a three-year settlement is worth £")
-    assert "of one-year money" in data["sentence"] and "each month earlier" in data["sentence"]
+    assert "of one-year money" in data["sentence"] and "one month earlier every year" in data["sentence"]
 
 
 def test_a_month_earlier_buys_output_and_its_money_interval_holds_the_estimate(found):
