@@ -55,8 +55,9 @@ class Box:
                     f"{self.threshold:.0%}); they are spread across the ranges, not in one region.")
         parts = [_range_words(p, lo, hi, self.sampled[p]) for p, (lo, hi) in self.limits.items()]
         return (f"Where {' and '.join(parts)}, {cases_are} at {self.density:.0%} of the sampled "
-                f"points (density); this region holds {self.coverage:.0%} of all {self.cases} such "
-                f"points (coverage) and {self.mass:.0%} of the sample.")
+                f"points (density, against {self.cases / self.points:.0%} across the whole sample); "
+                f"this region holds {self.coverage:.0%} of all {self.cases} such points (coverage) "
+                f"and {self.mass:.0%} of the sample.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"found": self.found, "limits": {p: list(v) for p, v in self.limits.items()},
@@ -126,6 +127,9 @@ def add_parser(sub: Any) -> None:
                        help="a case is a point whose metric (or difference) is at most VALUE")
     level.add_argument("--above", type=float, default=None, metavar="VALUE",
                        help="a case is a point whose metric (or difference) is at least VALUE")
+    p.add_argument("--metric", default=None,
+                   help="for a sweep folder: which main output (disruptions_total); a sensitivity "
+                        "folder has its own")
     p.add_argument("--threshold", type=float, default=0.8,
                    help="least density of a box worth reporting (0.8)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -168,25 +172,52 @@ def cases_of(manifest: dict[str, Any], means: np.ndarray, below: float | None,
                        f"{metric} is better)", f"{name} beats {other} in {metric}", 0.0)
 
 
+def _sample(folder: Any, metric: str | None) -> tuple[dict[str, Any], Any, Any]:
+    """(what was measured, the factors' values, each point's mean and CI) of a Morris or Sobol
+    sensitivity folder, or of a sweep folder (a grid or Latin hypercube of one scenario)."""
+    from . import folders
+    from .analysis import MAIN_METRICS
+    from .sensitivity_folder import load_study
+
+    if folders.kind_of(folder) == folders.SWEEP:
+        import json
+
+        import pandas as pd
+
+        sweep = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        metric = metric or "disruptions_total"
+        if metric not in MAIN_METRICS:
+            raise UsageError(f"--metric {metric!r}: a sweep's points.parquet holds "
+                             f"{', '.join(MAIN_METRICS)}")
+        table = pd.read_parquet(folder / "points.parquet")
+        paths = [v["path"] for v in sweep["vary"]]
+        points = pd.DataFrame({k: table[f"{metric}_{k}"] for k in ("mean", "ci_low", "ci_high")})
+        return ({"metric": metric, "scenario_name": sweep["scenario_name"], "other_name": None,
+                 "runs": sweep["runs"]}, table[paths], points)
+    study = load_study(folder)
+    manifest = study["manifest"]
+    if manifest["method"] == "oat":
+        raise UsageError(f"{folder}: a one-at-a-time study moves one factor at a time, so it "
+                         "samples no region; run `fundsim sensitivity --method morris` or `sobol`")
+    if metric is not None and metric != manifest["metric"]:
+        raise UsageError(f"--metric {metric}: {folder} measured {manifest['metric']}; a "
+                         "sensitivity folder answers for its own metric")
+    paths = [f["path"] for f in manifest["factors"]]
+    return manifest, study["design"][paths], study["points"]
+
+
 def run(args: Any, out: Any, err: Any) -> int:
     import json
     from pathlib import Path
 
     from .options import json_safe
-    from .sensitivity_folder import load_study
 
     if not 0 < args.threshold <= 1:
         raise UsageError(f"--threshold {args.threshold:g}: a density, between 0 and 1")
-    study = load_study(Path(args.folder))
-    manifest = study["manifest"]
-    if manifest["method"] == "oat":
-        raise UsageError(f"{args.folder}: a one-at-a-time study moves one factor at a time, so it "
-                         "samples no region; run `fundsim sensitivity --method morris` or `sobol`")
-    points = study["points"]
+    manifest, x, points = _sample(Path(args.folder), args.metric)
     means = points["mean"].to_numpy(dtype=float)
     cases = cases_of(manifest, means, args.below, args.above, args.folder)
-    paths = [f["path"] for f in manifest["factors"]]
-    box = discover(study["design"][paths], cases.mask, args.threshold)
+    box = discover(x, cases.mask, args.threshold)
     span = f"the mean ranges from {float(means.min()):,.1f} to {float(means.max()):,.1f}"
     if box is None and cases.mask.all():
         sentence = (f"Every sampled point is such a case: {cases.are} at all {len(means)} of them "

@@ -269,3 +269,20 @@ def test_a_study_on_a_dask_local_cluster_gives_the_process_pools_numbers(tmp_pat
         pd.testing.assert_frame_equal(
             pd.read_parquet(tmp_path / "dask" / "three_year-vs-annual-morris" / f"{name}.parquet"),
             pd.read_parquet(tmp_path / "pool" / "three_year-vs-annual-morris" / f"{name}.parquet"))
+
+
+def test_discovery_reads_a_sweep_too(tmp_path, capsys):
+    """A Latin hypercube sweep of one scenario is a sample as well: a level is needed (one
+    scenario has no winner), and the box restricts only the swept fields."""
+    assert main(["sweep", str(DATA / "flat.toml"), "--vary", f"{RATE}=0.3:0.6", "--vary",
+                 f"{IRRELEVANT}=1.5:2.9", "--lhs", "60", "--runs", "5", "--workers", "1",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    folder = tmp_path / "flat-sweep"
+    assert main(["discover", str(folder)]) == 2
+    assert "one-scenario study has no winner" in capsys.readouterr().err
+    assert main(["discover", str(folder), "--metric", "priority_disruptions", "--below", "1500",
+                 "--json"]) == 0
+    found = _json(capsys)
+    assert found["box"]["found"] and list(found["box"]["limits"]) == [RATE], found
+    low, high = found["box"]["limits"][RATE]
+    assert low == found["box"]["sampled"][RATE][0] and high < 0.6
