@@ -299,7 +299,7 @@ def _change(e: Estimate, fmt: str) -> str:
     return f"{fmt.format(abs(e.mean))} {word} (95% CI {lo_text} to {hi_text})"
 
 
-def _settings(a: Scenario, b: Scenario) -> tuple[Settings, int]:
+def shared_settings(a: Scenario, b: Scenario) -> tuple[Settings, int]:
     """The one set of discounting rules both scenarios are appraised under (they must agree on
     everything but optimism bias, which is each scenario's own), and the period."""
     sa, sb = a.appraisal_settings, b.appraisal_settings
@@ -357,7 +357,7 @@ def appraise(a: Scenario, b: Scenario, runs: int, seed: int, executor: ChunkExec
              workers: int = 1, progress: Progress | None = None) -> Appraisal:
     """Run A and B through `evaluate` (same seed, so run i of each shares random numbers) and
     appraise B against A under their `[appraisal]` tables."""
-    settings, period = _settings(a, b)
+    settings, period = shared_settings(a, b)
     names = (a.name, b.name) if a.name != b.name else (f"{a.name} (A)", f"{b.name} (B)")
     found = evaluate([a, b], runs, seed, executor, metrics=("disruptions_total",),
                      year_metrics=FLOWS, workers=workers, progress=progress)
@@ -392,4 +392,4 @@ def horizon_table(result: Appraisal) -> list[dict[str, Any]]:
 
 __all__: Sequence[str] = ("Appraisal", "Estimate", "appraise", "appraise_years", "capex_weighted_uplift",
                           "cumulative_present_value", "discount_factors", "extend", "horizon_table",
-                          "present_value", "verdict", "verdict_words")
+                          "present_value", "shared_settings", "verdict", "verdict_words")

@@ -33,12 +33,12 @@ def years_arrays(result: BatchResults, names: Sequence[str]) -> dict[str, np.nda
 
 def appraisal_of(a: BatchResults, b: BatchResults):
     """B against A from their stored yearly outputs (the same seed and runs, so paired)."""
-    from .appraisal import FLOWS, _settings, appraise_years, capex_weighted_uplift
+    from .appraisal import FLOWS, appraise_years, capex_weighted_uplift, shared_settings
 
     if a.seed != b.seed or len(a.runs) != len(b.runs):
         raise UsageError(f"{b.scenario.name} and {a.scenario.name} were run with different seeds "
                          "or run counts, so their runs are not paired")
-    settings, period = _settings(a.scenario, b.scenario)
+    settings, period = shared_settings(a.scenario, b.scenario)
     names = ((a.scenario.name, b.scenario.name) if a.scenario.name != b.scenario.name
              else (f"{a.scenario.name} (A)", f"{b.scenario.name} (B)"))
     return appraise_years(years_arrays(a, FLOWS), years_arrays(b, FLOWS), settings, period,
