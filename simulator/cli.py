@@ -45,6 +45,7 @@ from .errors import FundsimError, ModelError, ScenarioError, UsageError
 from .executors import ChunkExecutor, ProcessExecutor
 from .listing import is_sweep, sweep_message
 from .model import RUN_OUTPUTS
+from .options import add_cluster_options
 from .options import json_safe as _json_safe
 from .options import positive_int as _positive_int
 from .options import seed as _seed
@@ -106,11 +107,7 @@ def _batch_options(p: argparse.ArgumentParser, staged: bool = False) -> None:
     p.add_argument("--chunk-size", type=_positive_int, default=None,
                    help="runs per chunk, written as it finishes (default: from --runs only); "
                         "results do not depend on it")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
-    where.add_argument("--cluster", choices=["local"], default=None,
-                       help="start a Dask LocalCluster on 127.0.0.1 (--workers processes)")
+    add_cluster_options(p)
     p.add_argument("--out", default="results", metavar="DIR", help="results folder (results/)")
     p.add_argument("--force", action="store_true",
                    help="replace existing results, and start over an unfinished batch")

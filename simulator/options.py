@@ -39,3 +39,13 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [json_safe(v) for v in value]
     return value
+
+
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    """Where the runs go besides the local pool: an existing Dask cluster, or a LocalCluster
+    (`run`, `sweep` and `sensitivity` alike; `cli._executor` reads them)."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    where.add_argument("--cluster", choices=["local"], default=None,
+                       help="start a Dask LocalCluster on 127.0.0.1 (--workers processes)")

@@ -14,7 +14,7 @@ from typing import Any
 from . import folders, limits, locking
 from .errors import UsageError
 from .evaluate import check_metric
-from .options import json_safe, positive_int, seed
+from .options import add_cluster_options, json_safe, positive_int, seed
 from .sensitivity import (
     METHODS,
     check_factors,
@@ -56,11 +56,7 @@ def add_parser(sub: Any) -> None:
                    help="refuse a design that needs more model runs than this")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: all cores); results do not depend on it")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
-    where.add_argument("--cluster", choices=["local"], default=None,
-                       help="start a Dask LocalCluster on 127.0.0.1 (--workers processes)")
+    add_cluster_options(p)
     p.add_argument("--out", default="results", metavar="DIR", help="results folder (results/)")
     p.add_argument("--force", action="store_true", help="replace an existing study")
     p.add_argument("--resume", action="store_true",
