@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from .analysis import BETTER_WHEN
 from .errors import FundsimError, UsageError
 from .evaluate import Progress, check_metric, evaluate
 from .executors import ChunkExecutor
@@ -67,9 +68,9 @@ LOW_LIMIT, HIGH_LIMIT = -0.9, 1.0
 """The bracket is searched within these fractions of A's core money a year."""
 MAX_ITER = 40
 Z95 = 1.959963984540054
-HIGHER_IS_BETTER = frozenset({"disruptions_total", "priority_disruptions", "non_priority_disruptions",
-                              "projects_delivered", "mean_fte", "final_productivity"})
-"""Metrics where more is better: of these the sentence says what B is "worth" in A's money."""
+HIGHER_IS_BETTER = frozenset(m for m, better in BETTER_WHEN.items() if better == "higher")
+"""Metrics where more is better (`analysis.BETTER_WHEN`, which readers' tables use too): of these
+the sentence says what B is "worth" in A's money."""
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven",
                 8: "eight", 9: "nine", 10: "ten"}
 
