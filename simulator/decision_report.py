@@ -150,7 +150,9 @@ METHOD_NAMES = {"oat": "Tornado", "morris": "Morris screening", "sobol": "Sobol 
 def chart_title(method: str, metric: str, scenario: str, other: str | None) -> str:
     """What a sensitivity chart shows, e.g. "Tornado: gain in disruptions_total of three_year over
     annual" (plain text: Plotly titles are not HTML-escaped by us, so names are escaped here)."""
-    measured = (f"gain in {metric} of {scenario} over {other}" if other else f"{metric} of {scenario}")
+    from .sensitivity_command import what_is_measured
+
+    measured = what_is_measured(metric, scenario, other).removeprefix("the ")
     return html.escape(f"{METHOD_NAMES[method]}: {measured}")
 
 
