@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sensitivity", action="append", default=[], metavar="FOLDER",
                    help="show a `fundsim sensitivity` folder under \"What drives this?\" (repeatable)")
     p.add_argument("--value", action="append", default=[], metavar="FILE",
-                   help="show what `fundsim value --json > FILE` wrote under \"What is certainty "
+                   help="show what `fundsim value --save FILE` wrote under \"What is certainty "
                         "worth?\" (repeatable)")
     p.add_argument("--xlsx", metavar="FILE",
                    help="also write an Excel workbook: Overview (headline, assumptions), Summary, "

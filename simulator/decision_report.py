@@ -112,13 +112,23 @@ def _horizon_table(rows: list[dict[str, Any]]) -> str:
     return head + body + "</table>"
 
 
-def sensitivity_html(folders: Sequence[str | Path], include_plotlyjs: bool) -> str:
-    """"What drives this?": each sensitivity folder's chart, sentence and table."""
-    if not folders:
+def read_study(folder: str | Path) -> dict[str, Any]:
+    """A finished sensitivity folder for `--sensitivity`, or a usage error naming the option."""
+    from .sensitivity_folder import load_study
+
+    try:
+        return load_study(Path(folder))
+    except ResultsError as exc:
+        raise UsageError(f"--sensitivity {folder}: {exc}") from None
+
+
+def sensitivity_html(studies: Sequence[tuple[str | Path, dict[str, Any]]],
+                     include_plotlyjs: bool) -> str:
+    """"What drives this?": each (folder, `read_study`) chart, sentence and table."""
+    if not studies:
         return ""
     from .decision_charts import figure_for
     from .sensitivity_command import summary_of_folder
-    from .sensitivity_folder import load_study
 
     parts = ["<h2>What drives this?</h2>",
              "<p class='note'>Each assumption moved over its range with every point run on the "
@@ -126,11 +136,7 @@ def sensitivity_html(folders: Sequence[str | Path], include_plotlyjs: bool) -> s
              "at the factor's low and high end, with its paired 95% interval; Sobol indices are "
              "the share of the variance each factor explains, alone and with interactions, with "
              "bootstrap intervals.</p>"]
-    for i, folder in enumerate(folders):
-        try:
-            study = load_study(Path(folder))
-        except ResultsError as exc:
-            raise UsageError(f"--sensitivity {folder}: {exc}") from None
+    for i, (folder, study) in enumerate(studies):
         manifest = study["manifest"]
         rows = study["indices"].to_dict(orient="records")
         sentence = summary_of_folder(manifest, rows)
@@ -157,13 +163,14 @@ def chart_title(method: str, metric: str, scenario: str, other: str | None) -> s
 
 
 def read_value(file: str | Path) -> dict[str, Any]:
-    """What `fundsim value --json` wrote, checked to be that (plain JSON: nothing is executed)."""
+    """What `fundsim value --save` (or `--json`) wrote, checked to be that (plain JSON: nothing is
+    executed)."""
     path = Path(file)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"--value {path}: cannot read it as JSON ({exc}); write it with "
-                         "`fundsim value A B --json > FILE`") from None
+                         "`fundsim value A B --save FILE`") from None
     if not isinstance(data, dict) or data.get("command") != "value" or \
             not isinstance(data.get("sentence"), str):
         raise UsageError(f"--value {path}: not the JSON `fundsim value --json` prints (no "
@@ -186,13 +193,12 @@ def check_value_pair(file: str | Path, data: dict[str, Any],
             "here (their sha256 differ); run `fundsim value A B --save FILE` on these scenarios")
 
 
-def value_html(files: Sequence[str | Path]) -> str:
-    """"What is certainty worth?": each value sentence, with how it was found."""
-    if not files:
+def value_html(answers: Sequence[dict[str, Any]]) -> str:
+    """"What is certainty worth?": each value sentence (`read_value`), with how it was found."""
+    if not answers:
         return ""
     parts = ["<h2>What is certainty worth?</h2>"]
-    for file in files:
-        data = read_value(file)
+    for data in answers:
         parts.append(f"<p class='headline'>{html.escape(data['sentence'])}</p>")
         facts = {k: data[k] for k in ("runs", "seed", "metric") if k in data}
         if facts:

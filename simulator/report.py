@@ -16,11 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from . import __version__, assumptions, calibration, comparison, export, listing, uncertain
-from .errors import ResultsError, UsageError
+from .errors import UsageError
 from .export import GENERATOR, check_targets
 from .model import YEAR_OUTPUTS
 from .planner import differing_values, parameter_differences
@@ -233,10 +234,11 @@ def _uncertain_notes(results: Mapping[str, BatchResults]) -> list[str]:
 
 def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Path],
                 verified: Mapping[str, str] | None = None,
-                sensitivity: Sequence[str | Path] = (), value: Sequence[str | Path] = ()) -> str:
-    """The whole report as one HTML string (Plotly embedded once). `sensitivity`: folders of
-    `fundsim sensitivity` to show under "What drives this?"; `value`: files of `fundsim value
-    --json` to show under "What is certainty worth?" (`decision_report.py`)."""
+                sensitivity: Sequence[tuple[str | Path, dict[str, Any]]] = (),
+                value: Sequence[dict[str, Any]] = ()) -> str:
+    """The whole report as one HTML string (Plotly embedded once). `sensitivity`: (folder, study)
+    pairs from `decision_report.read_study` to show under "What drives this?"; `value`: answers
+    from `decision_report.read_value` to show under "What is certainty worth?"."""
     from . import decision_report
 
     seeds = {r.seed for r in results.values()}
@@ -406,17 +408,13 @@ def write_report(folders: Sequence[str | Path], out: str | Path,
             verified[label] = (f"{'verified' if check.ok else 'MISMATCH'} now: {len(check.checked)} "
                                f"of {check.total_runs} runs re-simulated"
                                + ("" if check.ok else f" ({'; '.join(check.mismatches[:3])})"))
-    from .decision_report import check_value_pair, read_value
-    from .sensitivity_folder import load_study
+    from .decision_report import check_value_pair, read_study, read_value
 
-    for folder in sensitivity:  # refuse a bad input before anything is written
-        try:
-            load_study(Path(folder))
-        except ResultsError as exc:
-            raise UsageError(f"--sensitivity {folder}: {exc}") from None
-    for file in value:
-        check_value_pair(file, read_value(file), results)
-    files = {Path(out): render_html(results, folders, verified, sensitivity, value).encode("utf-8")}
+    studies = [(folder, read_study(folder)) for folder in sensitivity]  # refused before writing
+    answers = [read_value(file) for file in value]
+    for file, answer in zip(value, answers, strict=True):
+        check_value_pair(file, answer, results)
+    files = {Path(out): render_html(results, folders, verified, studies, answers).encode("utf-8")}
     if xlsx is not None:
         files[Path(xlsx)] = xlsx_bytes(results, folders, verified)
     if csv is not None:
