@@ -97,8 +97,9 @@ def _tornado(reference: Scenario, other: Scenario, seed: int, key: tuple) -> Non
         st.info(f"{ui.plain(reference.name)} declares no uncertain parameters, so there is nothing "
                 "to move; `fundsim sensitivity --ranges FILE` moves any you choose.")
         return
-    points = 1 + 2 * len(factors)
-    cost = points * TORNADO_RUNS * 2
+    study = Study(other, reference, make_design("oat", factors, 0, seed), "disruptions_total",
+                  TORNADO_RUNS, seed)
+    points, cost = study.design.points, study.cost()
     store = st.session_state.setdefault("_fundsim_tornado", {})
     if key not in store:
         st.caption(f"Moves each of {reference.name}'s {len(factors)} uncertain parameters to its "
@@ -109,17 +110,12 @@ def _tornado(reference: Scenario, other: Scenario, seed: int, key: tuple) -> Non
         try:
             check_factors(factors, [(reference.name, reference), (other.name, other)],
                           f"{reference.name} [uncertain]")
-            study = Study(other, reference, make_design("oat", factors, 0, seed), "disruptions_total",
-                          TORNADO_RUNS, seed)
             bar = st.progress(0.0, text="What drives this?")
             executor, progress = _executor("What drives this?", bar, cost)
-            from simulator.evaluate import evaluate
             from simulator.sensitivity import indices
 
-            got = evaluate(study.variants(0, points), TORNADO_RUNS, seed, executor,
-                           metrics=("disruptions_total",), workers=executor.workers,
-                           progress=progress).of("disruptions_total")
-            rows = indices(study.design, got[:points] - got[points:], seed)
+            got = study.measure(0, points, executor, executor.workers, progress)
+            rows = indices(study.design, study.per_point(got), seed)
             bar.empty()
         except FundsimError as exc:
             ui.show_problem(exc, "The tornado")

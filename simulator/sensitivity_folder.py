@@ -64,6 +64,20 @@ class Study:
             out += [make(tuple(float(v) for v in self.design.values[p])) for p in range(first, stop)]
         return out
 
+    def measure(self, first: int, stop: int, executor: ChunkExecutor, workers: int = 1,
+                progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """The metric of every run of points [first, stop): SCENARIO's rows, then OTHER's."""
+        return evaluate(self.variants(first, stop), self.runs, self.seed, executor,
+                        metrics=(self.metric,), workers=workers, progress=progress).of(self.metric)
+
+    def per_point(self, got: np.ndarray) -> np.ndarray:
+        """What the study measures, point by run, from `measure`: SCENARIO's metric, or the paired
+        difference SCENARIO minus OTHER."""
+        if self.other is None:
+            return got
+        count = got.shape[0] // 2
+        return got[:count] - got[count:]
+
     def bases(self) -> list[Scenario]:
         scenarios = [self.scenario] + ([self.other] if self.other is not None else [])
         return [fixed_base(s, self.design.factors) for s in scenarios]
@@ -164,9 +178,7 @@ def _run_locked(study: Study, folder: Path, executor: ChunkExecutor, workers: in
             if progress is not None:
                 progress((stop - first) * study.runs * scenarios)
             continue
-        variants = study.variants(first, stop)
-        got = evaluate(variants, study.runs, study.seed, executor, metrics=(study.metric,),
-                       workers=workers, progress=progress).of(study.metric)
+        got = study.measure(first, stop, executor, workers, progress)
         ran += got.size
         write_atomic(partial / "batches" / f"b{first:06d}.parquet",
                      parquet_bytes(_batch_frame(first, stop, got, study.other is not None)))
