@@ -21,8 +21,6 @@ import numpy as np
 from .errors import ResultsError, UsageError
 from .results import BatchResults
 
-_APPRAISAL_LABELS = ("measure", "label")
-
 
 def years_arrays(result: BatchResults, names: Sequence[str]) -> dict[str, np.ndarray]:
     """(runs, years) arrays of yearly outputs, runs in run order."""

@@ -87,12 +87,6 @@ class Factor:
         lo, hi = TORNADO_QUANTILES
         return float(self.dist.ppf(lo)), float(self.dist.ppf(hi))
 
-    def describe(self) -> str:
-        if self.given_as_range:
-            lo, hi = self.dist.support()
-            return f"{self.path} from {lo:g} to {hi:g}"
-        return f"{self.path} ({uncertain._describe_dist(self.dist)})"
-
 
 _DIST = TypeAdapter(Distribution)
 
@@ -226,7 +220,7 @@ class Design:
         return int(self.values.shape[0])
 
 
-def default_samples(method: str, factors: int) -> int:
+def default_samples(method: str) -> int:
     """Morris trajectories, or Sobol's base sample N (a power of 2); one-at-a-time has none."""
     return {"oat": 0, "morris": 10, "sobol": 64}[method]
 

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, out: Any, err: Any, load_all: Callable, make_e
         factors = declared_factors(scenario)
         source = f"{path} [uncertain]"
     check_factors(factors, [(str(p), s) for p, s in loaded], source)
-    samples = args.samples if args.samples is not None else default_samples(args.method, len(factors))
+    samples = args.samples if args.samples is not None else default_samples(args.method)
     if args.method == "oat" and args.samples is not None:
         raise UsageError("--samples: one at a time has no samples (it runs 1 + 2 x factors points)")
     check_samples(args.method, samples)
