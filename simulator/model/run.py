@@ -155,18 +155,17 @@ class Run:
         del self.workforce.run
         del self.portfolio.run
 
-    def year_values(self) -> list[float]:
-        """Every `YEAR_OUTPUTS` column, one after another (outputs first, then years)."""
-        values: list[float] = []
+    def record_into(self, expected: list[float], values: list[float]) -> None:
+        """Append what the run recorded to a chunk's two flat lists, which become its arrays in
+        one conversion each (`chunk.py`): to `expected`, each month's expected priority
+        disruptions, then each month's other disruptions; to `values`, every `YEAR_OUTPUTS` column
+        (outputs first, then years), then month-end FTE, temporary FTE, productivity and cash."""
+        m = self.months
+        expected.extend(m.mu_priority)
+        expected.extend(m.mu_other)
         for column in self.years.table():
             values.extend(column)
-        return values
-
-    def month_values(self) -> list[float]:
-        """Month-end FTE, temporary FTE, productivity and cash, one series after another."""
-        m = self.months
-        return m.fte + m.temporary_fte + m.productivity + m.cash
-
-    def expected_disruptions(self) -> list[float]:
-        """Each month's expected priority disruptions, then each month's other disruptions."""
-        return self.months.mu_priority + self.months.mu_other
+        values.extend(m.fte)
+        values.extend(m.temporary_fte)
+        values.extend(m.productivity)
+        values.extend(m.cash)
