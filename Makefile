@@ -56,7 +56,7 @@ bench: $(STAMP) $(NATIVE_STAMP) bytecode
 	$(BIN)/python benchmarks/bench_run.py
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_ema.py
-	$(BIN)/python benchmarks/bench_dashboard.py
+	$(BIN)/python benchmarks/bench_dashboard.py --profile
 
 dashboard: $(STAMP) bytecode
 	$(BIN)/fundsim dashboard

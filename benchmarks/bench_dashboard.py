@@ -17,12 +17,18 @@ the dashboard's own runner (`dashboard_pages.running`) without Streamlit or a br
 the two holds on a noisy machine and says what the dashboard adds. So does the CPU each change
 costs the server, its workers and the browser (all on the same cores).
 
-    .venv/bin/python benchmarks/bench_dashboard.py [--trials N]
+    .venv/bin/python benchmarks/bench_dashboard.py [--trials N] [--profile]
+
+`--profile` adds where the browser's main thread spends a change (your scenario re-running),
+from Chromium's own sampling profiler: Plotly, Streamlit's React code, the browser's style,
+layout and paint, and DOM calls that force a layout. Chromium draws the page on that one thread,
+so its busy time per change bounds how soon the last chart can be drawn however fast the runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import math
 import statistics
 import sys
@@ -154,6 +160,8 @@ started re-runs only your scenario; its three-year counterpart changes with it, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--trials", type=int, default=5, help="slider changes per case (default 5)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile the browser's main thread over --trials changes")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"dashboard seconds from slider to charts: skipped, {CHROMIUM} is missing "
@@ -181,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"dashboard first page load (pool start, annual and the baseline): "
                       f"{time.perf_counter() - started:.1f} s")
                 probe = ChartProbe(page)
+                if args.profile:
+                    profile = main_thread_profile(page, probe, args.trials)
+                    volatility = round(volatility + 0.01 * (args.trials + 1), 2)
                 for case, comparator, runs in CASES:
                     if comparator:
                         _comparator(page, comparator)
@@ -205,7 +216,60 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
             reference.pool.close()
     report(results, native.status().describe())
+    if args.profile:
+        print(f"the browser's main thread per change (your scenario re-runs, mean of {args.trials} "
+              f"changes, Chromium's sampling profiler, which itself slows the page a little):")
+        for what, seconds in profile.items():
+            print(f"    {what:<58}{seconds * 1000:>7.0f} ms")
     return 0
+
+
+PROFILE_PARTS = {
+    "plotly": "Plotly (drawing the charts)",
+    "script": "Streamlit's own scripts (React, styling, markdown)",
+    "program": "the browser's own work (style, layout, paint)",
+    "dom": "DOM calls from scripts (forced layouts, attributes)",
+    "(garbage collector)": "JavaScript garbage collection",
+}
+
+
+def main_thread_profile(page: Any, probe: ChartProbe, changes: int) -> dict[str, float]:
+    """Seconds a change keeps the browser's main thread busy, by what it does: Chromium's
+    sampling profiler (Chrome DevTools Protocol) over `changes` slider changes, each after the
+    last has settled, the first change before it a warm-up."""
+    probe.arm()
+    _press(page)
+    probe.wait_until_idle(timeout_ms=600_000)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.setSamplingInterval", {"interval": 500})  # microseconds
+    cdp.send("Profiler.start")
+    for _ in range(changes):
+        _press(page)
+        probe.wait_until_idle(timeout_ms=600_000)
+    profile = cdp.send("Profiler.stop")["profile"]
+    cdp.detach()
+    frames = {node["id"]: node["callFrame"] for node in profile["nodes"]}
+    spent: collections.Counter[str] = collections.Counter()
+    for node, microseconds in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        frame = frames[node]
+        name, url = frame["functionName"], frame["url"]
+        if "PlotlyChart" in url:
+            part = "plotly"
+        elif url:
+            part = "script"
+        elif name == "(program)":
+            part = "program"
+        elif name in ("(idle)", "(root)"):
+            continue
+        elif name in PROFILE_PARTS:
+            part = name
+        else:  # a native DOM method a script called (getBoundingClientRect, setAttribute, ...)
+            part = "dom"
+        spent[part] += microseconds / 1e6 / changes
+    parts = {PROFILE_PARTS[k]: spent[k] for k in PROFILE_PARTS}
+    parts["busy in all"] = sum(spent.values())
+    return parts
 
 
 def report(results: dict[str, list[Trial]], model: str) -> None:
