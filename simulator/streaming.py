@@ -660,7 +660,7 @@ class ChunkStore:
                 part = block[start:start + n]
                 _read_into(self._chunk_path(start), offset + j * part.nbytes, part)
                 read[start].update(memoryview(part).cast("B"))
-            columns = band_columns(metric, block, scratch=True)
+            columns = band_columns(metric, block)
             columns["metric"] = [metric] * len(columns["month"])
             bands.append(columns)
         return bands

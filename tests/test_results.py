@@ -165,3 +165,24 @@ def test_arrow_columns_round_trip_without_pandas_conversions():
     assert numpy_column(table.column("s")).tolist() == ["a", "ä", "", "xyz", "b"]
     with_nulls = pa.chunked_array([pa.array([1.0, None])])
     assert np.isnan(numpy_column(with_nulls)[1])
+
+
+@pytest.mark.parametrize("shape", [(1, 72), (9, 5), (1000, 72), (3001, 13), (2, 1)])
+def test_band_quantiles_are_numpys_over_runs_bit_for_bit_slab_by_slab(monkeypatch, shape):
+    """The bands take each month's quantiles from a contiguous copy of a few months at a time
+    (results._quantiles_by_month); they must be `np.quantile` over the runs axis exactly, whatever
+    the slab (here also one or three months a slab), with ties and NaN runs."""
+    from simulator import results
+
+    rng = np.random.default_rng(sum(shape))
+    data = rng.normal(size=shape)
+    data[::4, 0] = np.nan
+    data[:, -1] = 2.5  # every run the same
+    expected = np.quantile(data, results.BAND_QUANTILES, axis=0)
+    for slab_months in (None, 1, 3):
+        if slab_months:
+            monkeypatch.setattr(results, "_SLAB_BYTES", slab_months * 8 * shape[0])
+        before = data.copy()
+        got = results._quantiles_by_month(data)
+        assert np.array_equal(got, expected, equal_nan=True)
+        assert np.array_equal(data, before, equal_nan=True)  # the block is left as it was
