@@ -139,3 +139,25 @@ def test_a_runs_drawn_scenario_is_what_pydantic_copies_and_validation_give():
     assert fast.organisation.model_fields_set == scenario.organisation.model_copy(update={
         k.split(".")[1]: v for k, v in values.items() if k.startswith("organisation.")}).model_fields_set
     assert fast.workforce is not scenario.workforce and fast.horizon is scenario.horizon
+
+
+@pytest.mark.parametrize("more", [
+    "",  # the shipped fields: a project's uplift and premium, which keep the contracting order
+    '"capabilities.it_modernisation.lead_time_months.max" = { dist = "uniform", min = 40.0, max = 60.0 }',
+])
+def test_a_runs_projects_are_laid_out_as_its_own_scenario_would_be(tmp_path, more):
+    """`for_runs` reuses the contracting order and the lookahead unless a drawn field can change
+    them (a project's priority or lead time): each run's layout must still be exactly what laying
+    out its own drawn scenario gives."""
+    from simulator.model.compiled import _lookahead, _projects
+
+    path = _write(tmp_path, "s.toml", f'base = "BASE"\n[uncertain]\n{more}\n')
+    compiled = compile_scenario(load_scenario(path))
+    layouts = compiled.for_runs(compiled.draws.uniforms_many(3, 0, 40))
+    leads = set()
+    for layout in layouts:
+        assert layout.projects == _projects(layout.scenario)
+        assert layout.contract_lookahead == _lookahead(layout.projects)
+        assert all(p.spec is layout.scenario.capabilities[p.name] for p in layout.projects)
+        leads.add(layout.contract_lookahead)
+    assert len(leads) == (2 if more else 1)  # the drawn lead time moves the lookahead in some runs

@@ -80,15 +80,23 @@ class CompiledScenario:
         # Only what a drawn field can change is laid out again.
         streams_change = any(p.startswith(("funding.", "horizon.")) for p in uncertain)
         projects_change = any(p.startswith("capabilities.") for p in uncertain)
+        # A drawn capability field other than these leaves the contracting order and the lookahead
+        # as they are: only each project's spec is the run's own.
+        reorders = any(p.split(".")[2:3] in (["priority"], ["lead_time_months"], ["enabled"])
+                       or p.count(".") < 2 for p in uncertain if p.startswith("capabilities."))
         out = []
         for values in zip(*drawn, strict=True):
             scenario = copy(values)
             streams = _streams(scenario) if streams_change else self.streams
-            if projects_change:
+            if not projects_change:
+                projects, lookahead = self.projects, self.contract_lookahead
+            elif reorders:
                 projects = _projects(scenario)
                 lookahead = _lookahead(projects)
             else:
-                projects, lookahead = self.projects, self.contract_lookahead
+                capabilities = scenario.capabilities
+                projects = tuple(CompiledProject(p.name, capabilities[p.name]) for p in self.projects)
+                lookahead = self.contract_lookahead
             # The constructor, not `dataclasses.replace`, which is several times slower.
             out.append(CompiledScenario(scenario, self.years, self.months, streams, projects,
                                         self.draws, self.recruit_cycles, lookahead))
