@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 probe = ChartProbe(page)
                 if args.profile:
                     profile = main_thread_profile(page, probe, args.trials)
+                    # the profile's warm-up press and its trials moved the slider too
                     volatility = round(volatility + 0.01 * (args.trials + 1), 2)
                 for case, comparator, runs in CASES:
                     if comparator:

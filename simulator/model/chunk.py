@@ -121,7 +121,8 @@ def _assemble(cs: CompiledScenario, u: np.ndarray, runs: list[Run]) -> ChunkArra
     values: list[float] = []
     for r in runs:
         r.record_into(expected, values)
-    width = (len(YEAR_OUTPUTS) * years + 4 * months)
+    year_width = len(YEAR_OUTPUTS) * years
+    width = year_width + 4 * months  # the four month-end series `record_into` appends
     table = np.fromiter(values, dtype=float, count=n * width).reshape(n, width)
     uniforms = np.concatenate([u[:, draws.slice("disrupt/priority")],
                                u[:, draws.slice("disrupt/other")]], axis=1)
@@ -130,7 +131,7 @@ def _assemble(cs: CompiledScenario, u: np.ndarray, runs: list[Run]) -> ChunkArra
     monthly = priority + other
 
     # (n, outputs, years), then outputs last.
-    y = table[:, :len(YEAR_OUTPUTS) * years].reshape(n, len(YEAR_OUTPUTS), years)
+    y = table[:, :year_width].reshape(n, len(YEAR_OUTPUTS), years)
     col = {name: j for j, name in enumerate(YEAR_OUTPUTS)}
     y[:, col["priority_disruptions"]] = priority.reshape(n, years, 12).sum(axis=2)
     y[:, col["non_priority_disruptions"]] = other.reshape(n, years, 12).sum(axis=2)
@@ -168,7 +169,7 @@ def _assemble(cs: CompiledScenario, u: np.ndarray, runs: list[Run]) -> ChunkArra
     run_arr = np.column_stack([np.asarray(by_name[k], dtype=float) for k in RUN_OUTPUTS])
 
     m = np.empty((n, months, len(MONTH_OUTPUTS)))
-    recorded = table[:, len(YEAR_OUTPUTS) * years:].reshape(n, 4, months)
+    recorded = table[:, year_width:].reshape(n, 4, months)
     m[:, :, :4] = recorded.transpose(0, 2, 1)
     m[:, :, 4] = monthly
     m[:, :, 5] = np.cumsum(monthly, axis=1)

@@ -80,10 +80,11 @@ class CompiledScenario:
         # Only what a drawn field can change is laid out again.
         streams_change = any(p.startswith(("funding.", "horizon.")) for p in uncertain)
         projects_change = any(p.startswith("capabilities.") for p in uncertain)
-        # A drawn capability field other than these leaves the contracting order and the lookahead
-        # as they are: only each project's spec is the run's own.
-        reorders = any(p.split(".")[2:3] in (["priority"], ["lead_time_months"], ["enabled"])
-                       or p.count(".") < 2 for p in uncertain if p.startswith("capabilities."))
+        # Any other drawn capability field leaves the contracting order and the lookahead as they
+        # are: only each project's spec is the run's own. (A drawn path names a number field, so
+        # a capability's path has its field third.)
+        reorders = any(path.split(".")[2] in _LAYOUT_FIELDS
+                       for path in uncertain if path.startswith("capabilities."))
         out = []
         for values in zip(*drawn, strict=True):
             scenario = copy(values)
@@ -117,6 +118,10 @@ def _streams(scenario: Scenario) -> tuple[CompiledStream, ...]:
         ahead = tuple(stream.expected(y) for y in range(years + LOOK_AHEAD_YEARS))
         streams.append(dataclasses.replace(stream, expected_ahead=ahead))
     return tuple(streams)
+
+
+_LAYOUT_FIELDS = ("priority", "lead_time_months")
+"""A capability's fields that `_projects` orders by and `_lookahead` measures."""
 
 
 def _projects(scenario: Scenario) -> tuple[CompiledProject, ...]:
