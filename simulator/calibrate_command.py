@@ -56,7 +56,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="with --fit: the calibrated scenario file to write "
                         "(<scenario>-calibrated.toml beside the scenario)")
-    p.add_argument("--force", action="store_true", help="with --fit: replace an existing --out file")
+    p.add_argument("--force", action="store_true", help="with --fit: replace an existing --out file (only a calibrated "
+                        "scenario fundsim wrote)")
     p.add_argument("--list-measures", action="store_true",
                    help="print the measures a targets file may name, and exit")
 
@@ -83,8 +84,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     out_file = None
     if params:
         out_file = args.out or source.with_name(f"{source.stem}-calibrated.toml")
-        if out_file.exists() and not args.force:
-            raise UsageError(f"{out_file} exists; add --force to replace it, or choose --out")
+        fitting.check_out(out_file, source, args.force)  # before any run
     elif args.out is not None:
         raise UsageError("--out names the calibrated scenario file, which only --fit writes")
     chatty = not args.json and sys.stderr.isatty()
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
             calibrated_values = {p.path: float(f"{found.values[p.path]:.4g}") for p in params}
             calibrated = scenario.with_changes(calibrated_values)
             results = calibration.check(targets, *_tables(calibrated, args.runs, args.seed, executor))
-            note = [f"Written by fundsim calibrate --fit from {source.name} against "
+            note = [f"From {source.name} against "
                     f"{Path(args.targets).name}: differential evolution over "
                     + ", ".join(f"{p.path} in [{p.low:g}, {p.high:g}]" for p in params)
                     + f", {found.evaluations} trial points of {args.fit_runs} runs (seed {args.seed}),"

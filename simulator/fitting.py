@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from scipy import optimize
 from . import calibration
 from .errors import ScenarioError, UsageError
 from .executors import ChunkExecutor
+from .files import write_atomic
 from .memory import run_batch
 from .scenario import Scenario
 from .sweep import bind, parse_vary
@@ -107,11 +109,71 @@ def fit(scenario: Scenario, targets: calibration.Targets, params: list[FreeParam
     return FitResult(values, float(result.fun), len(history), int(result.nit), history)
 
 
+WRITTEN_BY = "# Written by fundsim calibrate --fit"
+"""How a calibrated scenario file begins: `--force` replaces only a file that begins so."""
+
+
+def check_out(out: Path, source: Path, force: bool) -> None:
+    """Refuse, before any run, an `--out` the fit must not or cannot write: a file of the scenario
+    being fitted or of those it inherits (the calibrated file inherits them), a folder or link,
+    an existing file without `--force`, and with it any file but a calibrated scenario fundsim
+    wrote (a user's own scenario is never replaced), or a path under a file."""
+    target = out.resolve()
+    if target in inherited_files(source):
+        raise UsageError(f"{out}: is {source} or a file it inherits, which the calibrated file "
+                         "will inherit in turn; it was left untouched: choose another --out")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        what = "a symbolic link" if out.is_symlink() else "a folder"
+        raise UsageError(f"{out}: is {what}, not a scenario file; choose another --out")
+    if out.exists():
+        if not force:
+            raise UsageError(f"{out}: already exists; add --force to replace it, or choose "
+                             "another --out")
+        if not _is_calibrated_file(out):
+            raise UsageError(f"{out}: --force replaces only a calibrated scenario fundsim wrote, "
+                             "and this file is not one; it was left untouched: move it, or "
+                             "choose another --out")
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(f"{out}: {folder} is a file, so no folder can be made under it; choose "
+                         "another --out")
+
+
+def inherited_files(source: Path) -> set[Path]:
+    """The scenario file and every file it inherits through `base` (resolved paths; the chain
+    was read and checked when the scenario loaded)."""
+    found: set[Path] = set()
+    path = source
+    while path.resolve() not in found:
+        found.add(path.resolve())
+        try:
+            base = tomllib.loads(path.read_text(encoding="utf-8")).get("base")
+        except (OSError, ValueError):
+            break
+        if not isinstance(base, str) or not base:
+            break
+        path = path.parent / base
+    return found
+
+
+def _is_calibrated_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(WRITTEN_BY.encode()))
+    except OSError:
+        return False
+    return head == WRITTEN_BY.encode()
+
+
 def write_calibrated(source: Path, scenario: Scenario, values: dict[str, float], out: Path,
                      note: list[str]) -> Path:
     """A scenario file that inherits `source` and sets the fitted values, with how they were found
-    as comments. Values are rounded to 4 significant figures: the fit is no more precise than that."""
-    data: dict[str, Any] = {"base": os.path.relpath(source.resolve(), out.resolve().parent)}
+    as comments after `WRITTEN_BY`. Values are rounded to 4 significant figures:
+    the fit is no more precise than that. Written atomically, its folder made if missing."""
+    target = out.resolve()
+    data: dict[str, Any] = {"base": os.path.relpath(source.resolve(), target.parent)}
     data["scenario"] = {"name": f"{scenario.name}-calibrated",
                         "description": f"{scenario.name} with parameters fitted to calibration "
                                        "targets (fundsim calibrate --fit)"}
@@ -121,6 +183,12 @@ def write_calibrated(source: Path, scenario: Scenario, values: dict[str, float],
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = float(f"{value:.4g}")
-    header = "".join(f"# {line}\n" for line in note)
-    out.write_text(header + tomli_w.dumps(data), encoding="utf-8")
+    header = WRITTEN_BY + "".join(f"\n# {line}" for line in note) + "\n"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, (header + tomli_w.dumps(data)).encode("utf-8"))
+    except OSError as exc:
+        fitted = ", ".join(f"{path} = {value:.4g}" for path, value in values.items())
+        raise UsageError(f"{out}: cannot write it ({exc.strerror or exc}); the fitted values "
+                         f"were {fitted}") from None
     return out

@@ -144,3 +144,48 @@ def test_fit_refuses_whole_number_fields_and_bad_ranges(capsys):
     assert code == 2 and "whole-number" in capsys.readouterr().err
     code = main(["calibrate", str(BASELINE), "--runs", "10", "--fit", "organisation.nothing=0:1"])
     assert code == 2 and "organisation.nothing" in capsys.readouterr().err
+
+
+def _fit(scenario: Path, out: Path, *extra: str) -> list[str]:
+    return ["calibrate", str(scenario), "--runs", "10", "--workers", "1", "--fit",
+            "organisation.contract_cover=0.05:0.5", "--fit-runs", "10", "--generations", "1",
+            "--out", str(out), *extra]
+
+
+def test_fit_out_never_replaces_a_file_fundsim_did_not_write(tmp_path, capsys):
+    """--force replaces only a calibrated file fundsim wrote, and the check comes before any run:
+    a user's own file, the scenario being fitted (which the calibrated file would inherit) and a
+    folder are refused with exit 2 and left as they were."""
+    own = tmp_path / "mine.toml"
+    own.write_text("# my notes\n")
+    scenario = tmp_path / "annual.toml"
+    scenario.write_text(f'base = "{(ROOT / "scenarios" / "annual.toml").as_posix()}"\n')
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    for out, words in ((own, "replaces only a calibrated scenario fundsim wrote"),
+                       (scenario, "a file it inherits"),
+                       (ROOT / "scenarios" / "baseline.toml", "a file it inherits"),
+                       (folder, "is a folder")):
+        before = out.read_bytes() if out.is_file() else None
+        code = main(_fit(scenario, out, "--force"))
+        captured = capsys.readouterr()
+        assert code == 2, captured.err
+        assert words in captured.err and str(out) in captured.err
+        assert captured.out == ""  # refused before any run: no table of the scenario's runs
+        assert (out.read_bytes() if out.is_file() else None) == before
+    code = main(_fit(scenario, own))  # without --force: refused too
+    assert code == 2 and "already exists" in capsys.readouterr().err
+
+
+def test_fit_out_makes_its_folder_and_force_replaces_its_own_file(tmp_path, capsys):
+    out = tmp_path / "new" / "folder" / "fitted.toml"
+    assert main(_fit(BASELINE, out, "--json")) in (0, 1)
+    capsys.readouterr()
+    first = out.read_text()
+    assert first.startswith("# Written by fundsim calibrate --fit\n# From baseline.toml against")
+    assert load_scenario(out).name == "baseline-calibrated"
+    assert main(_fit(BASELINE, out, "--json")) == 2  # exists: needs --force
+    assert "already exists" in capsys.readouterr().err
+    assert main(_fit(BASELINE, out, "--json", "--force")) in (0, 1)  # its own file: replaced
+    capsys.readouterr()
+    assert load_scenario(out).name == "baseline-calibrated"
