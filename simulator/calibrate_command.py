@@ -56,8 +56,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="with --fit: the calibrated scenario file to write "
                         "(<scenario>-calibrated.toml beside the scenario)")
-    p.add_argument("--force", action="store_true", help="with --fit: replace an existing --out file (only a calibrated "
-                        "scenario fundsim wrote)")
+    p.add_argument("--force", action="store_true",
+                   help="with --fit: replace an existing --out file (only a calibrated scenario "
+                        "fundsim wrote)")
     p.add_argument("--list-measures", action="store_true",
                    help="print the measures a targets file may name, and exit")
 
