@@ -434,9 +434,19 @@ def _drop_disabled(data: dict[str, Any], source: str) -> dict[str, Any]:
                     raise ScenarioError(source, [problem(f"{prefix}.{key}.enabled", rule, flag)])
                 if not flag:
                     del table[key]
+                    _drop_uncertain(data, f"{prefix}.{key}.")
                     if prefix == "capabilities":
                         _drop_bias(data, key)
     return data
+
+
+def _drop_uncertain(data: dict[str, Any], prefix: str) -> None:
+    """A disabled capability's or stream's uncertain parameters go with it: an inherited
+    `[uncertain]` table may name the fields of one a scenario switches off."""
+    table = data.get("uncertain")
+    if isinstance(table, dict):
+        for path in [p for p in table if isinstance(p, str) and p.startswith(prefix)]:
+            del table[path]
 
 
 def _drop_bias(data: dict[str, Any], capability: str) -> None:

@@ -117,6 +117,17 @@ def test_enabled_false_removes_a_capability(write_override):
     assert set(scenario.capabilities) == {"it_modernisation", "digital_forensics", "financial_investigation"}
 
 
+def test_a_disabled_capability_takes_its_inherited_uncertain_parameters_with_it(write_override):
+    # the baseline declares it_modernisation's uplift and premium uncertain: switching the
+    # capability off in a file that inherits it must not leave entries naming no field
+    scenario = load_scenario(write_override("[capabilities.it_modernisation]\nenabled = false"))
+    assert "it_modernisation" not in scenario.capabilities
+    assert not [p for p in scenario.uncertain if p.startswith("capabilities.it_modernisation.")]
+    kept = load_scenario(BASELINE_TOML).uncertain
+    assert set(scenario.uncertain) == {p for p in kept
+                                       if not p.startswith("capabilities.it_modernisation.")}
+
+
 def test_a_disabled_capability_is_not_validated(write_override):
     # a planner switching a capability off should not have to fix its other fields first
     scenario = load_scenario(write_override(
