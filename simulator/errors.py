@@ -21,6 +21,9 @@ class Problem:
     path: str
     value: object
     rule: str
+    inherited_from: str | None = None
+    """The file that holds the field, when it is a file the scenario inherits (through `base`)
+    rather than the scenario file itself."""
 
     def render(self) -> str:
         where = self.path or "(file)"
@@ -45,7 +48,8 @@ class ScenarioError(FundsimError):
     def __init__(self, file: str, problems: list[Problem]) -> None:
         self.file = file
         self.problems = problems
-        lines = [f"{file}: {p.render()}" for p in problems]
+        lines = [f"{p.inherited_from} (inherited by {file}): {p.render()}" if p.inherited_from
+                 else f"{file}: {p.render()}" for p in problems]
         super().__init__("\n".join(lines))
 
 

@@ -12,10 +12,12 @@ fixed distribution field by field would make nonsense). Streams and capabilities
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -272,8 +274,30 @@ class Scenario(BaseModel):
 def load_scenario(path: str | Path) -> Scenario:
     """Read, resolve `base`, validate: a ready `Scenario`, or `ScenarioError` naming every problem."""
     path = Path(path)
-    data = _read_resolved(path, chain=())
-    return scenario_from_dict(data, source=str(path))
+    files: list[tuple[Path, dict[str, Any]]] = []
+    data = _read_resolved(path, chain=(), files=files)
+    try:
+        return scenario_from_dict(data, source=str(path))
+    except ScenarioError as exc:
+        if len(files) == 1:
+            raise
+        located = [dataclasses.replace(p, inherited_from=_holder(p.path, files)) for p in exc.problems]
+        raise ScenarioError(exc.file, located) from None
+
+
+def _holder(path: str, files: list[tuple[Path, dict[str, Any]]]) -> str | None:
+    """Which inherited file holds the field a problem names: None when the scenario file itself
+    sets it, or no one file does (a missing field, a rule over a whole table)."""
+    parts = [part.strip('"') for part in re.findall(r'"[^"]*"|[^.]+', path)]
+    for file, own in files:  # the scenario file first, then what it inherits, nearest first
+        node: Any = own
+        for part in parts:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return None if file is files[0][0] else str(file)
+    return None
 
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
@@ -365,7 +389,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError(str(path), [problem("", rule)]) from None
 
 
-def _read_resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+def _read_resolved(path: Path, chain: tuple[Path, ...],
+                   files: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """The file's data merged over what it inherits; `files` gets each file with its own data."""
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(p.name for p in (*chain, resolved))
@@ -378,6 +404,7 @@ def _read_resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if too_deep is not None:
         raise ScenarioError(str(path), [too_deep])
     base = data.pop("base", None)
+    files.append((path, data))
     if base is None:
         return data
     if not isinstance(base, str) or not base:
@@ -386,7 +413,7 @@ def _read_resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     base_path = path.parent / base
     if not base_path.exists():
         raise ScenarioError(str(path), [problem("base", f"file not found: {base_path}", base)])
-    parent = _read_resolved(base_path, (*chain, resolved))
+    parent = _read_resolved(base_path, (*chain, resolved), files)
     return _fix_what_is_set(deep_merge(parent, data), data)
 
 

@@ -77,6 +77,28 @@ def test_base_is_resolved_relative_to_the_file_not_the_working_directory(tmp_pat
     assert scenario.name == "baseline"
 
 
+def test_a_problem_in_an_inherited_file_names_that_file(tmp_path):
+    # the field is wrong in the file the scenario inherits, not in the scenario file: the message
+    # must send the planner to the file that holds it, and say which scenario inherited it
+    (tmp_path / "parent.toml").write_text(
+        f'base = "{BASELINE_TOML.as_posix()}"\n[workforce]\ninitial_fte = "lots"\n'
+        '[uncertain]\n"capabilities.nothing.capex_m" = { dist = "uniform", min = 1, max = 2 }\n',
+        encoding="utf-8")
+    child = tmp_path / "child.toml"
+    child.write_text('base = "parent.toml"\n[operations]\nbogus = 1\n', encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(child)
+    lines = str(caught.value).splitlines()
+    parent = str(tmp_path / "parent.toml")
+    assert f"{parent} (inherited by {child}): workforce.initial_fte = 'lots'" in lines[0]
+    assert lines[1].startswith(f"{child}: operations.bogus = 1: unknown field")
+    assert caught.value.file == str(child)
+    child.write_text('base = "parent.toml"\n[workforce]\ninitial_fte = 10\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match=re.escape(
+            f'{parent} (inherited by {child}): uncertain."capabilities.nothing.capex_m"')):
+        load_scenario(child)
+
+
 def test_a_distribution_in_a_child_replaces_the_parents_distribution_whole(write_override):
     # baseline has a triangular {min, mode, max}; a field-by-field merge would leave `mode` in a
     # uniform (an unknown field) and `min`/`max` in a fixed one
