@@ -145,7 +145,7 @@ def scenario_from_upload(name: str, data: bytes) -> Scenario:
     from an upload (save a resolved scenario from the dashboard or use a results folder's
     scenario.toml)."""
     try:
-        parsed = tomllib.loads(data.decode("utf-8"))
+        parsed = tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ScenarioError(name, [problem("", "not UTF-8 text; save the file as UTF-8")]) from None
     except tomllib.TOMLDecodeError as exc:

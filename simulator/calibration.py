@@ -178,7 +178,7 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> Targets:
     """Read and validate a targets file; `TargetsError` names the file, field and rule."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise TargetsError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

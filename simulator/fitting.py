@@ -149,7 +149,7 @@ def inherited_files(source: Path) -> set[Path]:
     while path.resolve() not in found:
         found.add(path.resolve())
         try:
-            base = tomllib.loads(path.read_text(encoding="utf-8")).get("base")
+            base = tomllib.loads(path.read_text(encoding="utf-8-sig")).get("base")
         except (OSError, ValueError):
             break
         if not isinstance(base, str) or not base:

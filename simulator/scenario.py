@@ -375,7 +375,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ScenarioError(str(path), [problem("", f"cannot be read ({exc.strerror or exc})")]) from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (as Windows Notepad may save) is dropped
     except UnicodeDecodeError as exc:
         rule = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
         raise ScenarioError(str(path), [problem("", rule)]) from None

@@ -105,7 +105,7 @@ def factors_from_file(file: str | Path, scenario: Scenario) -> list[Factor]:
     Every entry is checked: a usage error names the file, the entry, the value and the rule."""
     path = Path(file)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise UsageError(f"--ranges {path}: cannot read it ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -77,6 +77,12 @@ def test_base_is_resolved_relative_to_the_file_not_the_working_directory(tmp_pat
     assert scenario.name == "baseline"
 
 
+def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + f'base = "{BASELINE_TOML.as_posix()}"\n'.encode())
+    assert load_scenario(path) == load_scenario(BASELINE_TOML)
+
+
 def test_a_problem_in_an_inherited_file_names_that_file(tmp_path):
     # the field is wrong in the file the scenario inherits, not in the scenario file: the message
     # must send the planner to the file that holds it, and say which scenario inherited it
