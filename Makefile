@@ -61,8 +61,10 @@ bench: $(STAMP) $(NATIVE_STAMP) bytecode
 dashboard: $(STAMP) bytecode
 	$(BIN)/fundsim dashboard
 
+# ruff's linter only: the code is laid out by hand to 110 columns, not by `ruff format` (which
+# would rewrite most files), so a format check here failed on every checkout.
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) results .pytest_cache build
