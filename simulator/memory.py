@@ -7,6 +7,7 @@ run them on processes; `results` holds them; this module puts the three together
 
 from __future__ import annotations
 
+from . import arguments, limits
 from .executors import ChunkExecutor, ProcessExecutor
 from .results import BatchResults, ResultsBuilder
 from .runner import ProgressCallback, chunk_bounds, default_chunk_size
@@ -22,8 +23,11 @@ def run_batch(scenario: Scenario, runs: int, seed: int, workers: int | None = No
     chunks to disk instead (`batch.run_streaming`), with the same numbers bit for bit. Without an
     executor, a process pool of `workers` is started for this batch and closed after it.
     """
-    if runs < 1:
-        raise ValueError("runs must be at least 1")
+    scenario = arguments.scenario(scenario)
+    runs = arguments.whole("runs", runs, 1, limits.RUNS_HARD)
+    seed = arguments.whole("seed", seed, 0)
+    workers = arguments.optional_whole("workers", workers, 1, limits.WORKERS_HARD)
+    chunk_size = arguments.optional_whole("chunk_size", chunk_size, 1, limits.CHUNK_HARD)
     own = executor is None
     pool = ProcessExecutor(workers) if executor is None else executor
     size = chunk_size or default_chunk_size(runs, pool.workers)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tomli_w
 
-from . import folders, locking
+from . import arguments, folders, locking
 from .errors import ResultsError, ScenarioError, UsageError
 from .files import sha256_file
 from .model import MONTH_OUTPUTS, RUN_OUTPUTS, YEAR_OUTPUTS
@@ -266,7 +266,7 @@ def _library_versions() -> dict[str, str]:
 
 def save_results(results: BatchResults, folder: str | Path, force: bool = False,
                  extra: dict[str, Any] | None = None) -> Path:
-    folder = Path(folder)
+    folder = arguments.path("folder", folder)
     folders.safe_name(folder.name, str(folder))
     locking.acquire(folder)  # one writer per folder, as for `fundsim run`
     try:
@@ -278,7 +278,8 @@ def save_results(results: BatchResults, folder: str | Path, force: bool = False,
 def _save_locked(results: BatchResults, folder: Path, force: bool,
                  extra: dict[str, Any] | None) -> Path:
     if folder.exists() and not force:
-        raise UsageError(f"{folder}: results folder already exists; use --force to replace it")
+        raise UsageError(f"{folder}: results folder already exists; use --force (force=True in "
+                         "Python) to replace it")
     folders.check_replaceable(folder, (folders.RESULTS,))
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
@@ -419,7 +420,7 @@ def _check_tables(folder: Path, manifest: dict[str, Any], scenario: Scenario) ->
 def load_results(folder: str | Path) -> BatchResults:
     """A saved results folder, checked file by file against its manifest, and the files against
     each other (`cross_check`)."""
-    folder = Path(folder)
+    folder = arguments.path("folder", folder)
     manifest_path = folder / "manifest.json"
     if not folder.is_dir():
         raise ResultsError(f"{folder}: not a results folder (no such directory)")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import arguments
 from .errors import ModelError
 from .model import (
     MONTH_OUTPUTS,
@@ -111,6 +112,9 @@ def check_outputs(name: str, start: int, names: tuple[str, ...], arr: np.ndarray
 
 def run_once(scenario: Scenario, run: int, seed: int) -> dict[str, float]:
     """One run: a dict of the per-run outputs (exactly row `run` of a batch with this seed)."""
+    scenario = arguments.scenario(scenario)
+    run = arguments.whole("run", run, 0)
+    seed = arguments.whole("seed", seed, 0)
     out = _simulate(_compiled(scenario), seed, run)
     check_outputs(scenario.name, run, RUN_OUTPUTS,
                   np.array([[out.run[k] for k in RUN_OUTPUTS]], dtype=float), "per-run")

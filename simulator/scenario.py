@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from . import bounds, uncertain
+from . import arguments, bounds, uncertain
 from .distributions import DIST_KINDS, Distribution, Fixed
 from .errors import Problem, ScenarioError, problem
 
@@ -244,10 +244,11 @@ class Scenario(BaseModel):
         """A new validated scenario with dotted-path fields replaced (for sweeps and dashboards).
         A field declared uncertain that is set here is fixed at the value given."""
         data = self.to_dict()
+        source = f"{self.name} (changed)"
         for path, value in changes.items():
-            _set_path(data, path, value)
+            _set_path(data, path, value, source)
             data["uncertain"].pop(path, None)
-        return scenario_from_dict(data, source=f"{self.name} (changed)")
+        return scenario_from_dict(data, source=source)
 
     def with_values(self, values: dict[str, float], validate: bool = False) -> Scenario:
         """This scenario with number fields replaced, keeping its `[uncertain]` table: one run's
@@ -256,9 +257,10 @@ class Scenario(BaseModel):
         if validate:
             data = self.to_dict()
             data["uncertain"] = {}  # checking one set of values, not the ranges again
+            source = f"{self.name} (drawn)"
             for path, value in values.items():
-                _set_path(data, path, value)
-            return scenario_from_dict(data, source=f"{self.name} (drawn)")
+                _set_path(data, path, value, source)
+            return scenario_from_dict(data, source=source)
         return self.copier(tuple(values))(tuple(values.values()))
 
     def copier(self, paths: tuple[str, ...]) -> Callable[[tuple[float, ...]], Scenario]:
@@ -273,7 +275,7 @@ class Scenario(BaseModel):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read, resolve `base`, validate: a ready `Scenario`, or `ScenarioError` naming every problem."""
-    path = Path(path)
+    path = arguments.path("path", path)
     files: list[tuple[Path, dict[str, Any]]] = []
     data = _read_resolved(path, chain=(), files=files)
     try:
@@ -600,13 +602,13 @@ def _copy_model(model: BaseModel, update: dict[str, Any]) -> Any:
     return copied
 
 
-def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
     parts = path.split(".")
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         if not isinstance(node, dict) or part not in node:
-            raise ScenarioError("--vary", [problem(path, f"no such field ({'.'.join(parts[: i + 1])})")])
+            raise ScenarioError(source, [problem(path, f"no such field ({'.'.join(parts[: i + 1])})")])
         node = node[part]
     if not isinstance(node, dict) or parts[-1] not in node:
-        raise ScenarioError("--vary", [problem(path, "no such field")])
+        raise ScenarioError(source, [problem(path, "no such field")])
     node[parts[-1]] = value

@@ -110,7 +110,10 @@ def bind(scenario: Scenario, vary: Vary) -> Vary:
     node: Any = scenario.to_dict()
     for part in vary.path.split("."):
         if not isinstance(node, dict) or part not in node:
-            scenario.with_changes({vary.path: vary.low})  # raises the scenario's own "no such field"
+            try:  # the scenario's own "no such field", which says how far the path goes
+                scenario.with_changes({vary.path: vary.low})
+            except ScenarioError as exc:
+                raise ScenarioError("--vary", exc.problems) from None
             raise UsageError(f"--vary {vary.path}: no such field")  # pragma: no cover - defensive
         node = node[part]
     if isinstance(node, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import load_scenario, run_batch, run_once
+from simulator import UsageError, load_results, load_scenario, run_batch, run_once
 from simulator.runner import chunk_bounds, simulate_chunk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,8 +66,37 @@ def test_every_shipped_scenario_runs():
 
 
 def test_a_batch_needs_at_least_one_run():
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(UsageError, match=r"^runs = 0: must be 1 or more$"):
         run_batch(ANNUAL, runs=0, seed=1)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: run_batch(ANNUAL, runs=10, seed=-1, workers=1), "seed = -1: must be 0 or more"),
+    (lambda: run_once(ANNUAL, run=0, seed=-1), "seed = -1: must be 0 or more"),
+    (lambda: run_once(ANNUAL, run=-1, seed=1), "run = -1: must be 0 or more"),
+    (lambda: run_once(ANNUAL, run="0", seed=1), "run = '0': must be a whole number"),
+    (lambda: run_once(ANNUAL, run=0, seed=None), "seed = None: must be a whole number"),
+    (lambda: run_batch(ANNUAL, runs=2.5, seed=1), "runs = 2.5: must be a whole number"),
+    (lambda: run_batch(ANNUAL, runs="100", seed=1), "runs = '100': must be a whole number"),
+    (lambda: run_batch(ANNUAL, runs=True, seed=1), "runs = True: must be a whole number"),
+    (lambda: run_batch(ANNUAL, runs=10, seed=1, workers=0), "workers = 0: must be 1 or more"),
+    (lambda: run_batch(ANNUAL, runs=10, seed=1, chunk_size=-2), "chunk_size = -2: must be 1"),
+    (lambda: run_batch("scenarios/annual.toml", runs=10, seed=1), "scenario = 'scenarios/annual"
+     ".toml': must be a Scenario; read a file with load_scenario(path)"),
+    (lambda: load_scenario(None), "path = None: must be a path"),
+    (lambda: load_scenario(123), "path = 123: must be a path"),
+    (lambda: load_results(None), "folder = None: must be a path"),
+])
+def test_the_api_refuses_wrong_arguments_before_any_run(call, message):
+    # a negative seed once looped for ever (a negative number split into 32-bit words); the rest
+    # ended in tracebacks from pathlib, numpy or concurrent.futures
+    with pytest.raises(UsageError, match=re.escape(message)):
+        call()
+
+
+def test_numpy_integers_are_whole_numbers_to_the_api():
+    row = run_once(ANNUAL, run=np.int64(3), seed=np.uint32(1))
+    assert row == run_once(ANNUAL, run=3, seed=1)
 
 
 def test_common_random_numbers_narrow_the_paired_difference():
