@@ -46,6 +46,8 @@ THREE_YEAR = "Same settings, three-year settlements"
 # not a docstring: Streamlit's magic would show a bare string in the page.)
 EARLIEST_MONTH = -12.0
 WINDOW, KNOWN = "A window of months", "A known date"
+# The real growth a scenario accepts, in per cent a year (`real_growth` from -0.5 to 1).
+GROWTH_PCT = (-50.0, 100.0)
 
 
 def _reset_settings() -> None:
@@ -132,10 +134,11 @@ def _settings_inputs(base: Scenario) -> tuple[PlannerSettings, list[Adjustment]]
                               0.05, key="in_year_share",
                               help="Money bid for and paid in tranches during the year; the "
                                    "settled streams keep their proportions of the rest.")
-        budget = st.number_input("Budget (£m a year, all streams)", min_value=1.0,
-                                 max_value=MAX_MONEY_M, value=float(start.baseline_budget_m),
-                                 step=10.0, key="budget_m")
-        growth = st.number_input("Real growth (% a year)", min_value=-50.0, max_value=100.0,
+        # No min or max on these two: Streamlit keeps a typed value outside them in the box but
+        # sends the old one, so the page ran the old budget without a word. `_out_of_range` says.
+        budget = st.number_input("Budget (£m a year, all streams)",
+                                 value=float(start.baseline_budget_m), step=10.0, key="budget_m")
+        growth = st.number_input(f"Real growth (% a year, {GROWTH_PCT[0]:g} to {GROWTH_PCT[1]:g})",
                                  value=round(start.real_growth * 100, 6), step=0.5,
                                  key="real_growth_pct")
         cover = st.slider("Contract cover (share of a project's cost confirmed money must cover)",
@@ -286,6 +289,20 @@ def _comparison(picked: Picked, a: Scenario, found: list[changes.Change]
     return other, a, None, same
 
 
+def _out_of_range(settings: PlannerSettings) -> str | None:
+    """The budget or growth typed outside what the model takes, in the planner's words."""
+    budget, growth = settings.baseline_budget_m, settings.real_growth * 100.0
+    if not 0.0 < budget <= MAX_MONEY_M:
+        return (f"**Budget is £{budget:,.10g}m a year:** choose more than 0 and at most "
+                f"£{MAX_MONEY_M:,.0f}m under Budget and contracting, then press Run with these "
+                "settings.")
+    if not GROWTH_PCT[0] <= growth <= GROWTH_PCT[1]:
+        return (f"**Real growth is {growth:,.10g}% a year:** choose from {GROWTH_PCT[0]:g}% to "
+                f"{GROWTH_PCT[1]:g}% under Budget and contracting, then press Run with these "
+                "settings.")
+    return None
+
+
 def main() -> None:
     st.title("What does the shape of funding do to delivery?")
     st.caption("Change the settlement settings on the left and press Run with these settings. "
@@ -299,6 +316,10 @@ def main() -> None:
         st.error(f"**Runs per scenario is {picked.runs:,}:** choose between {ui.MIN_RUNS:,} and "
                  f"{ui.MAX_RUNS:,} under Monte Carlo, then press Run with these settings.",
                  icon=":material/warning:")
+        return
+    problem = _out_of_range(picked.settings)
+    if problem:
+        st.error(problem, icon=":material/warning:")
         return
     for note in picked.adjusted:
         st.info(ui.plain(note.message), icon=":material/info:")

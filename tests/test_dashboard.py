@@ -396,6 +396,20 @@ def test_runs_outside_the_allowed_range_is_a_clear_message():
     assert "choose between 100 and 5,000 under Monte Carlo" in _unescaped(at.error[0].value)
 
 
+@pytest.mark.parametrize(("values", "words"), [
+    ({"budget_m": 99_999_999.0}, "Budget is £99,999,999m a year: choose more than 0 and at most "
+                                 "£1,000,000m under Budget and contracting"),
+    ({"budget_m": 0.0}, "Budget is £0m a year: choose more than 0"),
+    ({"real_growth_pct": 150.0}, "Real growth is 150% a year: choose from -50% to 100%"),
+])
+def test_a_budget_or_growth_out_of_range_is_a_clear_message_not_the_old_value_run(values, words):
+    # with a min and max on the box, Streamlit kept the typed value on show but sent the old one,
+    # and the page ran the old budget without a word
+    at = _apply(_app(), **values)
+    assert words in _errors(at)
+    assert not [m for m in at.markdown if m.value.startswith("### ")]  # no headline: nothing ran
+
+
 def test_save_writes_a_scenario_and_never_overwrites_without_confirmation(folders):
     at = _apply(_app(), core__settlement_years=2)
     assert at.text_input(key="save_title").value == "annual with two-year core settlements"
