@@ -145,6 +145,19 @@ def main() -> None:
                    "their runs do not share random numbers, so run-by-run differences would be "
                    "noise. Only the distributions are shown; re-run them with one seed.",
                    icon=":material/warning:")
+    if len(seeds) == 1:
+        counts = sorted({len(res.runs) for res in results.values()})
+        if len(counts) > 1:
+            st.info(f"These results have different numbers of runs ({', '.join(f'{n:,}' for n in counts)}): "
+                    f"run by run, each is compared with the first over the runs both have (the first "
+                    f"{counts[0]:,}); the distributions show every run.", icon=":material/info:")
+    same = _same_simulations(results)
+    for group in same:
+        st.info(f"{' and '.join(ui.plain(n) for n in group)} are the same simulation (the same "
+                "settings and seed): run by run they are identical, so their difference is zero "
+                "by construction, not a finding.", icon=":material/info:")
+    if same and len(same[0]) == len(results):
+        return
     st.subheader("How the scenarios differ")
     diffs = parameter_differences({name: res.scenario for name, res in results.items()})
     if diffs.empty:
@@ -153,6 +166,14 @@ def main() -> None:
         st.dataframe(diffs, hide_index=True, key="compare_parameters")
     with ui.guarded("Comparing"):
         render_comparison(results, prefix="compare", paired=len(seeds) == 1)
+
+
+def _same_simulations(results: dict[str, BatchResults]) -> list[list[str]]:
+    """Groups of results that are one simulation (the same settings, less names, and seed)."""
+    groups: dict[tuple[str, int], list[str]] = {}
+    for name, res in results.items():
+        groups.setdefault((ui.simulation_key(res.scenario), res.seed), []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
 
 
 with ui.guarded("The Compare page"):

@@ -503,6 +503,33 @@ def test_compare_page_runs_saved_scenarios_on_demand_and_warns_about_other_seeds
     assert _headline(at).startswith("three_year ")
 
 
+def test_compare_page_says_when_two_results_are_one_simulation(folders):
+    # the same folder picked twice (once by another path): a zero difference by construction is
+    # said in words, not shown as a headline of "+0 (95% CI +0 to +0)"
+    _write_results(folders / "results" / "demo" / "annual", ANNUAL)
+    at = _app()
+    at.switch_page(COMPARE).run()
+    at.multiselect(key="compare_results").set_value(["demo/annual"]).run()
+    at.text_input(key="compare_path").set_value(str(folders / "results" / "demo" / "x" / ".."
+                                                    / "annual")).run()
+    assert not at.exception
+    infos = " ".join(i.value for i in at.info)
+    assert "are the same simulation (the same settings and seed)" in _unescaped(infos)
+    assert not [m for m in at.markdown if m.value.startswith("### ")]
+
+
+def test_compare_page_says_over_which_runs_results_of_different_sizes_are_paired(folders):
+    _write_results(folders / "results" / "demo" / "annual", ANNUAL, runs=120)
+    three = load_scenario(ROOT / "scenarios" / "three_year.toml")
+    _write_results(folders / "results" / "demo" / "three_year", three, runs=150)
+    at = _app()
+    at.switch_page(COMPARE).run()
+    assert not at.exception
+    infos = _unescaped(" ".join(i.value for i in at.info))
+    assert "different numbers of runs (120, 150)" in infos and "(the first 120)" in infos
+    assert _headline(at).startswith("three_year ")
+
+
 def _serve(command: list[str], log: Path) -> tuple[subprocess.Popen, int]:
     """Start a dashboard server on a free port (appended as --port/--server.port by the caller's
     `command` template) and wait until it answers its health check on 127.0.0.1."""
