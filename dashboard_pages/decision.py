@@ -24,6 +24,7 @@ import streamlit as st
 
 from dashboard_pages import common as ui
 from dashboard_pages.running import simulation_key
+from simulator.analysis import possessive
 from simulator.errors import FundsimError, UsageError
 from simulator.executors import SessionExecutor
 from simulator.results import BatchResults
@@ -102,7 +103,7 @@ def _tornado(reference: Scenario, other: Scenario, seed: int, key: tuple) -> Non
     points, cost = study.design.points, study.cost()
     store = st.session_state.setdefault("_fundsim_tornado", {})
     if key not in store:
-        st.caption(f"Moves each of {reference.name}'s {len(factors)} uncertain parameters to its "
+        st.caption(f"Moves each of {possessive(reference.name)} {len(factors)} uncertain parameters to its "
                    f"low and high end and measures the gain of {other.name} over {reference.name} "
                    f"({points} points x {TORNADO_RUNS} paired runs of each = {cost:,} runs).")
         if not st.button("Show what drives this", key="decision_tornado_go", icon=":material/tornado:"):
@@ -136,7 +137,7 @@ def _value(reference: Scenario, other: Scenario, seed: int, key: tuple) -> None:
     store = st.session_state.setdefault("_fundsim_value", {})
     if key not in store:
         st.caption(f"The extra core money a year {reference.name} would need to match "
-                   f"{other.name}'s disruptions, found by root-finding on {VALUE_RUNS} paired runs "
+                   f"{possessive(other.name)} disruptions, found by root-finding on {VALUE_RUNS} paired runs "
                    "an evaluation (about a dozen evaluations), with its 95% interval.")
         if not st.button("Work out what it is worth", key="decision_value_go", icon=":material/payments:"):
             return

@@ -107,6 +107,12 @@ def headline(a_name: str, b_name: str, comparison: dict[str, Any], years: int) -
     return sentence + f" and gives more in {share_text(comparison['prob_b_greater'])} of paired runs."
 
 
+def possessive(name: str) -> str:
+    """A scenario's name as an owner: "annual's", but "... three-year settlements'" (a name that
+    ends in an s takes the apostrophe alone)."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def share_text(share: float) -> str:
     """A share of runs as a percentage that never rounds a near-certainty to a certainty: 0.9998
     is "99.98%", not "100%" (and 0.0002 is "0.02%", not "0%")."""

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import BETTER_WHEN
+from .analysis import BETTER_WHEN, possessive
 from .errors import FundsimError, UsageError
 from .evaluate import Progress, check_metric, evaluate
 from .executors import ChunkExecutor
@@ -197,16 +197,16 @@ class ValueResult:
                 ci = f"(95% CI {money(-self.ci_high)} to {money(-self.ci_low)})"
             text = (f"On these assumptions {self.a} would need {money(abs(self.value_m))} a year "
                     f"{more} core money {ci} for its mean {self.metric} {over} to equal "
-                    f"{self.b}'s")
+                    f"{possessive(self.b)}")
         if self.month is not None and math.isfinite(self.month.value_m):
             m = self.month
             mci = f"(95% CI {money(m.value_low)} to {money(m.value_high)})"
             if worth:
-                text += (f"; confirming {self.a}'s core money one month earlier every year is "
+                text += (f"; confirming {possessive(self.a)} core money one month earlier every year is "
                          f"worth {money(m.value_m)} a year {mci} (further months are worth less "
                          "each: docs/value.md)")
             else:
-                text += (f"; confirming {self.a}'s core money one month earlier every year "
+                text += (f"; confirming {possessive(self.a)} core money one month earlier every year "
                          f"moves its mean {self.metric} as {money(abs(m.value_m))} a year "
                          f"{'more' if m.value_m >= 0 else 'less'} core money would {mci}")
         return text + "."
@@ -250,7 +250,7 @@ def settlement_labels(a: Scenario, b: Scenario, stream: str = "core") -> tuple[s
         def words(n: int) -> str:
             return NUMBER_WORDS.get(n, str(n))
         return f"{words(ya)}-year money", f"a {words(yb)}-year settlement"
-    return f"{a.name}'s core money", b.name
+    return f"{possessive(a.name)} core money", b.name
 
 
 # --------------------------------------------------------------------------- the search
@@ -314,8 +314,9 @@ def value_of_certainty(a: Scenario, b: Scenario, metric: str = "disruptions_tota
                 earlier = shifted_delay(a, -1.0, stream)
                 first.append(("A one month earlier", 0.0, earlier))
             except FundsimError as exc:  # an invalid shift leaves the month value out, saying why
-                month_note = f"no month value: shifting {a.name}'s {stream} confirmation one month " \
-                             f"earlier is not a valid scenario ({_reason(exc)})"
+                month_note = (f"no month value: shifting {possessive(a.name)} {stream} "
+                              f"confirmation one month earlier is not a valid scenario "
+                              f"({_reason(exc)})")
         got = run(first)
         a0, b_runs, a_minus, a_plus = got[:4]
         cache.update({0.0: a0, -step_m: a_minus, step_m: a_plus})
@@ -364,8 +365,8 @@ def value_of_certainty(a: Scenario, b: Scenario, metric: str = "disruptions_tota
                 if abs(x) >= abs(limit):
                     raise NoBreakEven(
                         f"no amount of {stream} money from {money(low_x)} to +{money(high_x)} a "
-                        f"year makes {a.name}'s mean {metric} ({mean_a:,.4g}) reach {b.name}'s "
-                        f"({mean_b:,.4g}); at {money(x)} it is {g(x) + mean_b:,.4g}: the metric "
+                        f"year makes {possessive(a.name)} mean {metric} ({mean_a:,.4g}) reach "
+                        f"{possessive(b.name)} ({mean_b:,.4g}); at {money(x)} it is {g(x) + mean_b:,.4g}: the metric "
                         f"does not respond enough to money in {a.name}")
                 inner, step = x, step * 2
             bracket = (min(inner, x), max(inner, x))

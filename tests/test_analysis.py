@@ -142,3 +142,11 @@ def test_main_metrics_are_per_run_outputs():
     from simulator.model import RUN_OUTPUTS
 
     assert set(MAIN_METRICS) <= set(RUN_OUTPUTS)
+
+
+def test_a_name_ending_in_s_takes_the_apostrophe_alone():
+    from simulator.analysis import possessive
+
+    assert possessive("annual") == "annual's"
+    assert possessive("annual with three-year core settlements") == (
+        "annual with three-year core settlements'")
