@@ -366,8 +366,9 @@ def value_of_certainty(a: Scenario, b: Scenario, metric: str = "disruptions_tota
                     raise NoBreakEven(
                         f"no amount of {stream} money from {money(low_x)} to +{money(high_x)} a "
                         f"year makes {possessive(a.name)} mean {metric} ({mean_a:,.4g}) reach "
-                        f"{possessive(b.name)} ({mean_b:,.4g}); at {money(x)} it is {g(x) + mean_b:,.4g}: the metric "
-                        f"does not respond enough to money in {a.name}")
+                        f"{possessive(b.name)} ({mean_b:,.4g}); at {money(x)} it is "
+                        f"{g(x) + mean_b:,.4g}: the metric does not respond enough to money in "
+                        f"{a.name}")
                 inner, step = x, step * 2
             bracket = (min(inner, x), max(inner, x))
             root = float(brentq(g, bracket[0], bracket[1], xtol=xtol_m, maxiter=MAX_ITER))
