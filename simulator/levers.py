@@ -37,8 +37,11 @@ _SECTION_GROUPS = {
 
 
 def lever_group(path: str) -> str:
-    """The group of levers a dotted scenario path belongs to."""
+    """The group of levers a dotted scenario path belongs to. An `[uncertain]` entry belongs to
+    the field it draws: moving a lever that was uncertain fixes it, which is one change, not two."""
     parts = path.split(".")
+    if parts[0] == "uncertain" and len(parts) > 1:
+        return lever_group(".".join(parts[1:]))
     if parts[:2] == ["funding", "streams"] and len(parts) >= 4:
         return _STREAM_FIELD_GROUPS.get(parts[3], "amount and mix of money")
     return _SECTION_GROUPS.get(parts[0], parts[0])

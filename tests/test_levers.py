@@ -24,6 +24,9 @@ SHIPPED = {p.stem: load_scenario(p) for p in (ROOT / "scenarios").glob("*.toml")
     ("organisation.contract_cover", "the organisation's rules"),
     ("workforce.attrition_per_year", "workforce"),
     ("capabilities.it_modernisation.capex_m", "capability projects"),
+    # an [uncertain] entry goes with the field it draws (fixing a lever is one change, not two)
+    ("uncertain.organisation.contract_cover", "the organisation's rules"),
+    ("uncertain.funding.streams.core.amount_volatility", "amount and mix of money"),
 ])
 def test_every_field_falls_in_the_group_a_planner_would_name(path, group):
     assert lever_group(path) == group
@@ -59,3 +62,11 @@ def test_identical_scenarios_are_said_to_be_identical():
     renamed = annual.with_changes({"scenario.name": "other"})
     assert differences(annual, renamed) == []
     assert "same parameters" in describe_differences("annual", annual, "other", renamed)
+
+
+def test_moving_an_uncertain_lever_is_one_group_of_levers():
+    # the planner's contract cover fixes the baseline's uncertain one: one decision, no warning
+    annual = load_scenario(ROOT / "scenarios" / "annual.toml")
+    assert "organisation.contract_cover" in annual.uncertain
+    moved = annual.with_changes({"organisation.contract_cover": 0.2})
+    assert mixed_warning("annual", annual, "moved", moved) is None
