@@ -209,12 +209,14 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def differing_values(scenarios: list[Scenario]) -> list[tuple[str, list[Any]]]:
     """(dotted path, one value per scenario) for every field whose value differs between the
     scenarios (name and description aside); '-' where a scenario has no such field (a stream or
-    capability it lacks)."""
+    capability it lacks), and 'fixed' where a field one scenario draws (`[uncertain]`) is a plain
+    value in another."""
     flat = [flatten(s.to_dict()) for s in scenarios]
     paths = sorted({p for f in flat for p in f} - {"scenario.name", "scenario.description"})
     found = []
     for path in paths:
-        values = [f.get(path, "-") for f in flat]
+        missing = "fixed" if path.startswith("uncertain.") else "-"
+        values = [f.get(path, missing) for f in flat]
         if any(v != values[0] for v in values[1:]):
             found.append((path, values))
     return found

@@ -150,3 +150,8 @@ def test_parameter_differences_lists_what_differs():
         "triangular(min=-1, mode=2, max=5)", "triangular(min=-8, mode=-6, max=-4)"]
     assert "scenario.name" not in rows.index
     assert parameter_differences({"a": ANNUAL, "b": ANNUAL}).empty
+    # a lever the planner moved is fixed where the other scenario draws it: said, not '-'
+    fixed = parameter_differences({"annual": ANNUAL, "moved": ANNUAL.with_changes(
+        {"organisation.contract_cover": 0.2})}).set_index("parameter")
+    assert fixed.loc["uncertain.organisation.contract_cover"].tolist() == [
+        "triangular(min=0.01, mode=0.13, max=0.25)", "fixed"]
