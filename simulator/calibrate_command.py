@@ -160,6 +160,7 @@ def _tables(scenario: Any, runs: int, seed: int, executor: ProcessExecutor) -> t
 def _print(out: Console, title: str, results: list[calibration.Result], runs: int,
            seed: int) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from . import calibration
 
@@ -175,7 +176,7 @@ def _print(out: Console, title: str, results: list[calibration.Result], runs: in
                       f"{calibration.fmt(r.ci_high, m)})",
                       f"{calibration.fmt(r.p5, m)} to {calibration.fmt(r.p95, m)}",
                       calibration.band(r.target), calibration.tolerance_text(r.target),
-                      f"[{style}]{r.verdict}[/{style}]", f"{r.target.source} ({r.target.date})")
+                      Text(r.verdict, style=style), f"{r.target.source} ({r.target.date})")
     out.print(table)
     out.print("The model's value is the mean over runs with its 95% Monte Carlo interval; "
               "'runs 5-95%' is the spread of single runs (what could happen in one six-year "

@@ -74,8 +74,11 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
-out = LazyConsole(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: text is never read as rich's [style] markup, so "[runs 5-95%]" in a heading and
+# a scenario name in brackets print as written (styles are given as `Text`, not in strings).
+out = LazyConsole(highlight=False, soft_wrap=True, markup=False,
+                  width=None if sys.stdout.isatty() else 160)
+err = LazyConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def _sample(text: str) -> int:

@@ -117,6 +117,8 @@ def test_run_prints_a_summary_table_and_where_it_wrote(capsys, tmp_path):
     assert main(["run", str(BASELINE), "--runs", "10", "--workers", "1", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "10 runs per scenario, seed 1" in captured.out
+    # bracketed words print as written, not swallowed as rich markup
+    assert "mean [runs 5-95%: what could happen in one six-year stretch]" in captured.out
     for metric in MAIN_METRICS:
         assert metric in captured.out
     assert f"wrote {out / 'baseline'}/ (10 runs)" in captured.out
