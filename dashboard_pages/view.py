@@ -149,11 +149,12 @@ class AnswerView:
             for line in why:
                 st.markdown(plain(line))
             frame = comparison.attribution_frame(results)
-            a_col, b_col = frame.columns[3], frame.columns[4]
+            means = list(frame.columns[list(frame.columns).index("unit") + 1:][:2])
             st.caption("Each line: the reference, the scenario, and the paired mean difference "
                        "with its 95% interval.")
             st.markdown("\n".join(
-                f"- {plain(row['driver'])}: {row[a_col]:,.2f} → {row[b_col]:,.2f}; "
+                f"- {plain(row['scenario']) + ', ' if 'scenario' in frame else ''}"
+                f"{plain(row['driver'])}: {row[means[0]]:,.2f} → {row[means[1]]:,.2f}; "
                 f"{row['difference']:+,.2f} ({row['95% CI low']:+,.2f} to "
                 f"{row['95% CI high']:+,.2f})" for _, row in frame.iterrows()))
 

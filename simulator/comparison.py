@@ -74,34 +74,60 @@ def mixed_warnings(results: Mapping[str, BatchResults]) -> list[str]:
     return levers.mixed_warnings({name: r.scenario for name, r in results.items()})
 
 
+def _pairs(results: Mapping[str, BatchResults]) -> list[tuple[str, BatchResults, str, BatchResults]]:
+    """(first name, first, name, results) for every scenario after the first: the pairs the
+    headlines compare, run by run."""
+    (a_name, a), *others = results.items()
+    return [(a_name, a, b_name, b) for b_name, b in others]
+
+
 def explanation(results: Mapping[str, BatchResults]) -> list[str]:
-    """Why the headline (last scenario against the first) is what it is, in a few sentences."""
+    """Why each headline (every scenario against the first) is what it is, in a few sentences;
+    with more than one pair, each pair's under a line naming it."""
     if len(results) < 2:
         return []
-    (a_name, a), *_, (b_name, b) = results.items()
-    return attribution.explanation(a_name, a, b_name, b)
+    pairs = _pairs(results)
+    if len(pairs) == 1:
+        return attribution.explanation(*pairs[0])
+    lines = []
+    for a_name, a, b_name, b in pairs:
+        lines += [f"{b_name} against {a_name}:", *attribution.explanation(a_name, a, b_name, b)]
+    return lines
 
 
 def attribution_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
-    """The drivers of the headline (last scenario against the first), with paired intervals."""
-    (a_name, a), *_, (b_name, b) = results.items()
-    frame = attribution.attribution_frame(a, b)
-    return frame.rename(columns={"A mean": f"{a_name} mean", "B mean": f"{b_name} mean"})
+    """The drivers of each headline (every scenario against the first), with paired intervals;
+    with more than one pair, a first column names the scenario each row compares."""
+    pairs = _pairs(results)
+    if len(pairs) == 1:
+        a_name, a, b_name, b = pairs[0]
+        frame = attribution.attribution_frame(a, b)
+        return frame.rename(columns={"A mean": f"{a_name} mean", "B mean": f"{b_name} mean"})
+    frames = []
+    for a_name, a, b_name, b in pairs:
+        frame = attribution.attribution_frame(a, b).rename(
+            columns={"A mean": f"{a_name} mean", "B mean": "scenario's mean"})
+        frame.insert(0, "scenario", b_name)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 def money_sentence(results: Mapping[str, BatchResults]) -> str | None:
+    """What every scenario changes in money and priority disruptions against the first."""
     if len(results) < 2:
         return None
-    (a_name, a), *_, (b_name, b) = results.items()
-    parts = []
-    for metric, what in (("lapsed_funds_m", "lapsed funds"), ("overrun_cost_m", "overrun cost"),
-                         ("priority_disruptions", "priority disruptions")):
-        mean, lo, hi = mean_ci(charts.paired_differences(a.runs, b.runs, metric))
-        unit = "£" if metric.endswith("_m") else ""
-        suffix = "m" if unit else ""
-        parts.append(f"{what} {_signed(mean, unit, suffix)} (95% CI {_signed(lo, unit, suffix)} "
-                     f"to {_signed(hi, unit, suffix)})")
-    return f"Against {a_name}, {b_name} changes " + "; ".join(parts) + "."
+    sentences = []
+    for a_name, a, b_name, b in _pairs(results):
+        parts = []
+        for metric, what in (("lapsed_funds_m", "lapsed funds"), ("overrun_cost_m", "overrun cost"),
+                             ("priority_disruptions", "priority disruptions")):
+            mean, lo, hi = mean_ci(charts.paired_differences(a.runs, b.runs, metric))
+            unit = "£" if metric.endswith("_m") else ""
+            suffix = "m" if unit else ""
+            parts.append(f"{what} {_signed(mean, unit, suffix)} (95% CI "
+                         f"{_signed(lo, unit, suffix)} to {_signed(hi, unit, suffix)})")
+        sentences.append(f"Against {a_name}, {b_name} changes " + "; ".join(parts) + ".")
+    return " ".join(sentences)
 
 
 def _signed(value: float, unit: str, suffix: str) -> str:

@@ -341,7 +341,7 @@ def parameters_frame(results: Mapping[str, BatchResults]) -> pd.DataFrame:
 
 def _title(results: Mapping[str, BatchResults]) -> str:
     names = list(results)
-    return (f"fundsim report: {' against '.join(reversed(names[:2]))}" if len(names) > 1
+    return (f"fundsim report: {', '.join(names[1:])} against {names[0]}" if len(names) > 1
             else f"fundsim report: {names[0]}")
 
 

@@ -65,6 +65,22 @@ def test_report_is_one_offline_html_file_with_the_comparison(folders, tmp_path, 
     assert "opens in any browser" in capsys.readouterr().out
 
 
+def test_with_three_scenarios_every_one_is_explained_against_the_first(folders, tmp_path):
+    # the headlines are every scenario against the first; the title, money sentence, "Why" and
+    # its table once covered only two of them
+    xlsx = tmp_path / "three.xlsx"
+    out = tmp_path / "three.html"
+    write_report([folders["annual"], folders["three_year"], folders["baseline"]], out, xlsx)
+    page = html.unescape(out.read_text())
+    assert "fundsim report: three_year, baseline against annual" in page
+    for name in ("three_year", "baseline"):
+        assert f"Against annual, {name} changes lapsed funds" in page
+        assert f"<p>{name} against annual:</p>" in page
+    why = pd.read_excel(xlsx, sheet_name="Why")
+    assert set(why["scenario"]) == {"three_year", "baseline"}
+    assert list(why.columns[:3]) == ["scenario", "driver", "metric"]
+
+
 def test_xlsx_holds_the_same_tables(folders, tmp_path):
     xlsx = tmp_path / "tables.xlsx"
     write_report([folders["annual"], folders["three_year"]], tmp_path / "r.html", xlsx)
