@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import limits
 from .errors import ScenarioError, UsageError
-from .options import json_safe, positive_int, seed
+from .options import json_safe, paired_runs, positive_int, seed
 from .scenario import load_scenario
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("a", metavar="A", help="the counterfactual, e.g. scenarios/annual.toml")
     p.add_argument("b", metavar="B", help="the option appraised against it, e.g. "
                    "scenarios/three_year.toml")
-    p.add_argument("--runs", type=positive_int, default=2000, help="runs of each scenario (2000)")
+    p.add_argument("--runs", type=paired_runs, default=2000,
+                   help="runs of each scenario, at least 2 (2000)")
     p.add_argument("--seed", type=seed, default=1, help="root seed (1)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: all cores); results do not depend on it")

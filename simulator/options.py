@@ -25,6 +25,12 @@ def positive_int(text: str) -> int:
     return _whole_number(text, 1, "must be at least 1")
 
 
+def paired_runs(text: str) -> int:
+    """Runs of a comparison with 95% intervals: a paired interval needs at least two runs (one
+    gives a standard error of NaN, printed as "nan" intervals)."""
+    return _whole_number(text, 2, "must be at least 2 for a 95% interval")
+
+
 def seed(text: str) -> int:
     """A root seed: a whole number of 0 or more."""
     return _whole_number(text, 0, "must be 0 or more")

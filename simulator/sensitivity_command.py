@@ -69,6 +69,9 @@ def run(args: argparse.Namespace, out: Any, err: Any, load_all: Callable, make_e
         bars: Callable) -> int:
     """The command, with the CLI's own scenario loading, executors and progress bars."""
     metric = check_metric(args.metric)
+    if args.method == "oat" and args.runs < 2:
+        raise UsageError(f"--runs {args.runs}: must be at least 2 for the tornado's paired 95% "
+                         "intervals (Morris and Sobol take 1)")
     limits.check_batch(args.runs, None, args.workers, None, False)
     files = [args.file] + ([args.against] if args.against else [])
     loaded = load_all(files)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import limits
 from .errors import UsageError
-from .options import json_safe, positive_int, seed
+from .options import json_safe, paired_runs, positive_int, seed
 
 if TYPE_CHECKING:  # imported when the command runs (scipy.optimize costs start-up, issue 10)
     from rich.console import Console
@@ -45,8 +45,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("b", metavar="B", help="the scenario to match (e.g. scenarios/three_year.toml)")
     p.add_argument("--metric", default="disruptions_total", metavar="M",
                    help="the per-run output whose mean A must match (disruptions_total)")
-    p.add_argument("--runs", type=positive_int, default=2000,
-                   help="runs per evaluation (2000); every evaluation runs the same runs")
+    p.add_argument("--runs", type=paired_runs, default=2000,
+                   help="runs per evaluation, at least 2 (2000); every evaluation runs the same runs")
     p.add_argument("--seed", type=seed, default=1, help="root seed (1)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: all cores); results do not depend on it")
@@ -63,8 +63,6 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .value import value_of_certainty
 
     check_metric(args.metric)
-    if args.runs < 2:
-        raise UsageError("--runs must be at least 2 for a confidence interval")
     if args.runs > limits.RUNS_CAP:
         raise UsageError(f"--runs is capped at {limits.RUNS_CAP:,}")
     if args.workers is not None and args.workers > limits.workers_cap():

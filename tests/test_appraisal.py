@@ -299,3 +299,16 @@ def test_a_scenario_against_itself_shows_no_difference(capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["difference"]["disruptions_total"]["mean"] == 0.0
     assert "the same in present value" in d["sentence"]
+
+
+@pytest.mark.parametrize("command", [
+    ["appraise", "scenarios/annual.toml", "scenarios/three_year.toml"],
+    ["value", "scenarios/annual.toml", "scenarios/three_year.toml"],
+    ["sensitivity", "scenarios/three_year.toml", "--against", "scenarios/annual.toml"],
+])
+def test_one_run_is_refused_where_the_answer_is_a_paired_interval(capsys, monkeypatch, command):
+    # one run gives a standard error of NaN: "(95% CI nan to nan)" and "£nanm" were printed
+    monkeypatch.chdir(ROOT)
+    assert main([*command, "--runs", "1"]) == 2
+    captured = capsys.readouterr()
+    assert "must be at least 2" in captured.err and captured.out == ""
