@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import UsageError
+from .options import finite_float
 
 MIN_POINTS = 50
 """PRIM peels 5% at a time: below about 50 points a box is a handful of points, not a region."""
@@ -123,9 +124,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("folder", metavar="FOLDER", help="a sensitivity folder, e.g. "
                                                     "results/three_year-vs-annual-sobol")
     level = p.add_mutually_exclusive_group()
-    level.add_argument("--below", type=float, default=None, metavar="VALUE",
+    level.add_argument("--below", type=finite_float, default=None, metavar="VALUE",
                        help="a case is a point whose metric (or difference) is at most VALUE")
-    level.add_argument("--above", type=float, default=None, metavar="VALUE",
+    level.add_argument("--above", type=finite_float, default=None, metavar="VALUE",
                        help="a case is a point whose metric (or difference) is at least VALUE")
     p.add_argument("--metric", default=None,
                    help="for a sweep folder: which main output (disruptions_total); a sensitivity "

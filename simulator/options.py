@@ -25,6 +25,17 @@ def positive_int(text: str) -> int:
     return _whole_number(text, 1, "must be at least 1")
 
 
+def finite_float(text: str) -> float:
+    """A number that is neither NaN nor infinite (a level to compare outputs with)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number")
+    return value
+
+
 def paired_runs(text: str) -> int:
     """Runs of a comparison with 95% intervals: a paired interval needs at least two runs (one
     gives a standard error of NaN, printed as "nan" intervals)."""

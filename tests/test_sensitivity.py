@@ -91,6 +91,14 @@ def test_discovery_finds_the_low_corner_of_the_product_and_ignores_the_irrelevan
     assert found["box"]["found"]
 
 
+@pytest.mark.parametrize(("option", "value"), [("--below", "nan"), ("--above", "inf"),
+                                               ("--below", "-inf")])
+def test_discovery_refuses_a_level_that_is_not_a_finite_number(flat_sobol, capsys, option, value):
+    # "is above nan at all 576 of them" was printed with exit 0
+    assert main(["discover", str(flat_sobol), f"{option}={value}"]) == 2
+    assert "must be a finite number" in capsys.readouterr().err
+
+
 def test_discovery_says_so_when_no_point_is_a_case(flat_sobol, capsys):
     assert main(["discover", str(flat_sobol), "--below", "100"]) == 0
     printed = capsys.readouterr().out
