@@ -202,12 +202,14 @@ class ValueResult:
             m = self.month
             mci = f"(95% CI {money(m.value_low)} to {money(m.value_high)})"
             if worth:
-                text += (f"; confirming {possessive(self.a)} core money one month earlier every year is "
-                         f"worth {money(m.value_m)} a year {mci} (further months are worth less "
-                         "each: docs/value.md)")
+                text += (f"; confirming {possessive(self.a)} core money one month earlier every "
+                         f"year is worth {money(m.value_m)} a year {mci} (further months are worth "
+                         "less each: docs/value.md)")
             else:
-                text += (f"; confirming {possessive(self.a)} core money one month earlier every year "
-                         f"moves its mean {self.metric} as {money(abs(m.value_m))} a year "
+                if m.value_m < 0:  # the interval of the amount less, as the sentence says it
+                    mci = f"(95% CI {money(-m.value_high)} to {money(-m.value_low)})"
+                text += (f"; confirming {possessive(self.a)} core money one month earlier every "
+                         f"year moves its mean {self.metric} as {money(abs(m.value_m))} a year "
                          f"{'more' if m.value_m >= 0 else 'less'} core money would {mci}")
         return text + "."
 

@@ -237,3 +237,20 @@ def test_save_writes_the_json_the_report_reads_and_never_replaces_another_file(c
     assert main([*argv[:-1], str(foreign)]) == 2
     assert "a file is there that `fundsim value` did not write" in capsys.readouterr().err
     assert foreign.read_text() == '{"mine": true}'
+
+
+def test_a_month_worded_as_less_money_has_its_interval_the_same_way_round():
+    # lapsed funds: earlier confirmation moves the mean as some money LESS would; the interval
+    # was printed signed (-£40.7m to -£35.1m) beside the positive "£37.9m ... less"
+    from simulator.value import MonthValue, ValueResult
+
+    month = MonthValue(slope=-1.0, slope_low=-1.2, slope_high=-0.8, value_m=-37.9,
+                       value_low=-40.7, value_high=-35.1, budget_slope=0.1)
+    result = ValueResult(a="annual", b="three_year", a_label="one-year money",
+                         b_label="a three-year settlement", metric="lapsed_funds_m", years=6,
+                         runs=300, seed=1, stream="core", mean_a=10.0, mean_b=5.0, value_m=-20.0,
+                         ci_low=-25.0, ci_high=-15.0, se_m=2.5, mean_a_at_value=5.0, slope=0.1,
+                         bracket=(-50.0, 0.0), evaluations=[], month=month, month_note=None)
+    text = result.sentence()
+    assert "as £37.9m a year less core money would (95% CI £35.1m to £40.7m)" in text
+    assert "£20.0m a year less core money (95% CI £15.0m to £25.0m)" in text
