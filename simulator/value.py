@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from . import levers
 from .analysis import BETTER_WHEN, possessive
 from .errors import FundsimError, UsageError
 from .evaluate import Progress, check_metric, evaluate
@@ -244,11 +245,13 @@ def money(value: float) -> str:
 
 
 def settlement_labels(a: Scenario, b: Scenario, stream: str = "core") -> tuple[str, str]:
-    """How the sentence names A's money and B: by settlement length when the core settlements
-    differ in length ("one-year money", "a three-year settlement"), else by scenario name."""
+    """How the sentence names A's money and B: by settlement length when that is all the two
+    differ in ("one-year money", "a three-year settlement"), else by scenario name (a three-year
+    settlement confirmed early is worth more than one confirmed late, and the sentence must not
+    credit the length with the timing)."""
     ya = a.funding.streams[stream].settlement_years
     yb = b.funding.streams[stream].settlement_years if stream in b.funding.streams else ya
-    if ya != yb:
+    if ya != yb and levers.groups(levers.differences(a, b)) == ["settlement length"]:
         def words(n: int) -> str:
             return NUMBER_WORDS.get(n, str(n))
         return f"{words(ya)}-year money", f"a {words(yb)}-year settlement"

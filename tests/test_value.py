@@ -254,3 +254,16 @@ def test_a_month_worded_as_less_money_has_its_interval_the_same_way_round():
     text = result.sentence()
     assert "as £37.9m a year less core money would (95% CI £35.1m to £40.7m)" in text
     assert "£20.0m a year less core money (95% CI £15.0m to £25.0m)" in text
+
+
+def test_the_sentence_credits_settlement_length_only_when_that_is_all_that_differs():
+    # three_year_early is three-year AND confirmed early: most of its value is the timing
+    from simulator.scenario import load_scenario
+    from simulator.value import settlement_labels
+
+    folder = Path(__file__).resolve().parent.parent / "scenarios"
+    annual = load_scenario(folder / "annual.toml")
+    assert settlement_labels(annual, load_scenario(folder / "three_year.toml")) == (
+        "one-year money", "a three-year settlement")
+    assert settlement_labels(annual, load_scenario(folder / "three_year_early.toml")) == (
+        "annual's core money", "three_year_early")
