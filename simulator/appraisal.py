@@ -137,6 +137,10 @@ class Estimate:
         return {"mean": self.mean, "ci_low": self.low, "ci_high": self.high, "se": self.se}
 
 
+def _years(n: int) -> str:
+    return f"{n} year" if n == 1 else f"{n} years"
+
+
 def _measures(years: dict[str, np.ndarray], uplift: float, value_k: float | None
               ) -> dict[str, np.ndarray]:
     """Per-run yearly streams of every measure, from the simulated year outputs."""
@@ -207,11 +211,20 @@ class Appraisal:
         """The shortest appraisal period from which B's mean extra NPSV stays above zero; None if
         it never does within the period, or no social value per disruption is given (then the
         horizon rows' `switching_value_k` says what a disruption must be worth, period by period)."""
+        return self._stays_positive("mean")
+
+    def clearly_pays_off_from(self) -> int | None:
+        """As `pays_off_from`, for the lower end of the 95% interval of B's extra NPSV: the
+        period from which it is above zero beyond reasonable doubt."""
+        return self._stays_positive("ci_low")
+
+    def _stays_positive(self, which: str) -> int | None:
         if not self.valued:
             return None
         first = None
         for row in self.horizon:
-            first = (first or row["years"]) if row["npsv_m"]["mean"] > 0 else None
+            value = row["npsv_m"][which]
+            first = (first or row["years"]) if value > 0 else None
         return first
 
     def rows(self) -> list[dict[str, Any]]:
@@ -247,8 +260,15 @@ class Appraisal:
                     "dominated": "no more social value for no less cost (it is dominated)",
                     "saves": f"a saving that forgoes £{ratio:.2f} of social value per £1 saved",
                     "same": "the same social value for the same cost"}[kind]
-            when = (f"it pays off from an appraisal period of {payoff} years"
-                    if payoff is not None else "it does not pay off within the period")
+            clear = self.clearly_pays_off_from()
+            if payoff is None:
+                when = "it does not pay off within the period"
+            elif clear == payoff:
+                when = f"it pays off from an appraisal period of {_years(payoff)}"
+            else:
+                when = (f"its mean pays off from an appraisal period of {_years(payoff)}, "
+                        + (f"its 95% interval from {_years(clear)}" if clear is not None else
+                           "but its 95% interval includes zero at the end of the period"))
             return (f"{head}: net present social value {_signed(d['npsv_m'], '£{:,.1f}m')} at "
                     f"£{s.social_value_per_disruption_k:,.0f}k a disruption (source: "
                     f"{s.social_value_source}), {tail}; {when}.")

@@ -4,6 +4,7 @@ command end to end on the shipped annual and three-year scenarios."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -129,6 +130,20 @@ def test_npsv_and_bcr_follow_their_definitions():
     assert r.pays_off_from() is not None
     assert "benefit-cost ratio" in r.sentence()
     json.dumps(r.to_dict())  # JSON-able (NaN aside, which options.json_safe nulls)
+    # the sentence says "pays off" only where the interval clears zero too (a mean of +0.3 with
+    # an interval of -0.2 to +0.8 in year 1 was "pays off from ... of 1 years")
+    def horizon(*rows: tuple[float, float]) -> list[dict]:
+        return [{"years": k, "npsv_m": {"mean": m, "ci_low": lo}}
+                for k, (m, lo) in enumerate(rows, start=1)]
+
+    unclear = dataclasses.replace(r, horizon=horizon((0.3, -0.2), (5, 1), (9, 4), (12, 6), (15, 8)))
+    assert ("its mean pays off from an appraisal period of 1 year, its 95% interval from 2 years"
+            in unclear.sentence())
+    never = dataclasses.replace(r, horizon=horizon((0.3, -0.2), (0.5, -0.1), (1, -0.1), (1, -1),
+                                                   (2, -1)))
+    assert "but its 95% interval includes zero at the end of the period" in never.sentence()
+    clear = dataclasses.replace(r, horizon=horizon((-1, -2), (0.5, 0.1), (1, 0.5), (2, 1), (3, 2)))
+    assert "; it pays off from an appraisal period of 2 years." in clear.sentence()
 
 
 @pytest.mark.parametrize(("value", "cost", "kind"), [
