@@ -567,6 +567,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     limits.check_points(points, args.allow_large)
     ((path, scenario),) = _load_all([args.file])
     design = plan_sweep(scenario, varies, args.lhs, args.seed, args.reference)
+    for note in design.notes():
+        err.print(note)
     folder = sweep_folder(Path(args.out), folders.results_name(path))
     _check_sweep_target(args, folder)  # fail fast, before connecting to anything ...
     _check_table_files(args)

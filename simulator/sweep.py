@@ -215,6 +215,18 @@ class SweepDesign:
     adjusted: list[dict[str, float]]
     reference: int = 0
 
+    def notes(self) -> list[str]:
+        """What the plan changed from what was asked: a whole-number field's grid with fewer
+        values than its steps (rounded steps that coincide are run once)."""
+        found = []
+        for v in self.varies if self.lhs is None else []:
+            values = v.grid()
+            if v.integer and len(values) < v.steps:
+                found.append(f"--vary {v.path}: {v.steps} steps from {v.low:g} to {v.high:g} give "
+                             f"{len(values)} whole numbers ({', '.join(map(str, values))}), so the "
+                             f"sweep has {len(self.points)} points")
+        return found
+
 
 def plan_sweep(scenario: Scenario, varies: list[Vary], lhs: int | None, seed: int,
                reference: str | None = None) -> SweepDesign:

@@ -19,7 +19,7 @@ import pytest
 from simulator import UsageError, load_results, load_scenario
 from simulator.analysis import MAIN_METRICS
 from simulator.cli import main
-from simulator.sweep import Vary, bind, design_points, parse_vary
+from simulator.sweep import Vary, bind, design_points, parse_vary, plan_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 ANNUAL_TOML = ROOT / "scenarios" / "annual.toml"
@@ -65,6 +65,17 @@ def test_grid_is_every_combination_with_whole_numbers_where_the_field_needs_them
     assert [p[MODE] for p in points] == [0.0] * 3 + [2.0] * 3 + [4.0] * 3
     assert [p[YEARS] for p in points] == [1, 2, 3] * 3
     assert all(type(p[YEARS]) is int for p in points)
+
+
+def test_a_whole_number_grid_with_fewer_values_than_steps_is_said(capsys, tmp_path):
+    # 4 steps of settlement length from 1 to 2 are the whole numbers 1 and 2: two points, said
+    design = plan_sweep(ANNUAL, [parse_vary(f"{YEARS}=1:2:4"), parse_vary(f"{MODE}=0:4:3")], None, 1)
+    assert design.notes() == [f"--vary {YEARS}: 4 steps from 1 to 2 give 2 whole numbers (1, 2), "
+                              "so the sweep has 6 points"]
+    assert plan_sweep(ANNUAL, [parse_vary(f"{YEARS}=1:3:3")], None, 1).notes() == []
+    assert main(["sweep", str(ROOT / "scenarios" / "annual.toml"), "--vary", f"{YEARS}=1:2:4",
+                 "--runs", "10", "--workers", "1", "--out", str(tmp_path), "--quiet"]) == 0
+    assert "give 2 whole numbers (1, 2)" in capsys.readouterr().err
 
 
 def test_latin_hypercube_puts_one_point_in_every_stratum_of_every_range():
