@@ -202,6 +202,18 @@ def calibration_html(check: CalibrationCheck) -> str:
     return "\n".join(parts)
 
 
+_TREND = "+0.00%;-0.00%;0.00%"
+"""A rate a year, as `fundsim calibrate` prints it ("+1.73% a year")."""
+
+
+def _calibration_format(measure: str) -> str:
+    """A calibration row's number format, as `calibration.fmt` shows the measure: shares and the
+    output trend as percentages, counts with thousands separators."""
+    if calibration.is_share(measure):
+        return export.SHARE
+    return _TREND if measure == "output_trend" else export.COUNT
+
+
 def calibration_frame(check: CalibrationCheck) -> pd.DataFrame:
     """The calibration table for a workbook: model and published values as numbers (shares as
     fractions), verdict, published band and source as text."""
@@ -361,10 +373,9 @@ def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path
         sheets.append(export.Sheet("Why", comparison.attribution_frame(results),
                                    row_format="metric"))
     check = calibration_check(results)
-    shares = {i: export.SHARE for i, r in enumerate(check.results)
-              if calibration.is_share(r.target.measure)}
+    formats = {i: _calibration_format(r.target.measure) for i, r in enumerate(check.results)}
     sheets.append(export.Sheet("Calibration", calibration_frame(check), notes=check.notes,
-                               row_formats=shares))
+                               row_formats=formats))
     sheets.append(export.Sheet("Parameters", parameters_frame(results)))
     sheets.append(export.Sheet("Sources", facts_frame(results, folders, verified),
                                formats={"seed": "0", "runs": "#,##0"}))

@@ -139,6 +139,19 @@ def test_the_workbook_is_for_excel_numbers_formats_headers_and_the_headline_firs
     runs = book["Runs"]
     assert [c.value for c in runs[1]][:3] == ["scenario", "run", "disruptions_total"]
     assert isinstance(runs["C2"].value, int) and runs["C2"].number_format == "#,##0"
+    # the calibration rows as `fundsim calibrate` prints them: the trend as a signed percentage a
+    # year, shares as percentages, counts with thousands separators (the trend was General)
+    calibration_sheet = book["Calibration"]
+    columns = [c.value for c in calibration_sheet[1]]
+    formats = {}
+    for row in calibration_sheet.iter_rows(min_row=2):
+        cells = dict(zip(columns, row, strict=False))
+        if cells["measure"].value:
+            formats[cells["measure"].value] = {cells[c].number_format for c in
+                                               ("model (mean)", "published low", "tolerance")}
+    assert formats["output_trend"] == {"+0.00%;-0.00%;0.00%"}
+    assert formats["disruptions_per_year"] == {"#,##0"}
+    assert formats["priority_share"] == {"0.0%"}
 
 
 def test_the_workbook_is_the_same_bytes_for_the_same_results(folders, tmp_path):
