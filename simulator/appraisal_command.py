@@ -109,7 +109,9 @@ def _print(out: Console, r: Appraisal) -> None:
     from .appraisal import horizon_table
 
     s = r.settings
-    title = (f"{r.b} against {r.a}: present values over {r.period} years at {s.discount_rate:.1%} "
+    rates = f"{s.discount_rate:.1%}" + (f" ({s.long_term_discount_rate:.1%} after year 30)"
+                                        if r.period > 31 else "")
+    title = (f"{r.b} against {r.a}: present values over {r.period} years at {rates} "
              f"({r.runs:,} runs, seed {r.seed})")
     table = Table(title=title, title_justify="left")
     for column in ("measure", r.a, r.b, f"{r.b} - {r.a} (95% CI)"):
@@ -136,7 +138,8 @@ def _print(out: Console, r: Appraisal) -> None:
     uplift = ", ".join(f"{name} {u:.0%}" for name, u in r.uplift.items())
     tail = ("nothing is counted after the simulated horizon" if s.tail == "none" or
             r.period <= r.simulated_years else
-            f"years {r.simulated_years + 1} to {r.period} repeat the last simulated year's flows")
+            f"years {r.simulated_years} to {r.period - 1} repeat the flows of year "
+            f"{r.simulated_years - 1}, the last simulated")
     out.print(f"Year 0 is the first simulated year, undiscounted; cost = spent + bid overhead + "
               f"optimism bias on capability spend (capex-weighted uplift: {uplift}); lapsed money "
               f"returns to the Treasury and is not a cost; {tail}.", markup=False)

@@ -309,6 +309,21 @@ def test_appraise_prints_a_table_and_the_sentence(capsys):
     assert "Over 6 years at a 3.5% discount rate" in out
 
 
+def test_a_held_tail_is_numbered_as_year_0_is(capsys, tmp_path):
+    # "Year 0 is the first simulated year ... years 7 to 40 repeat" counted two ways; and the
+    # title left out the 3.0% after year 30
+    (tmp_path / "a.toml").write_text(f'base = "{ANNUAL.as_posix()}"\n[appraisal]\nyears = 40\n'
+                                     'tail = "hold"\n')
+    (tmp_path / "b.toml").write_text(f'base = "{THREE_YEAR.as_posix()}"\n[appraisal]\n'
+                                     'years = 40\ntail = "hold"\n')
+    assert main(["appraise", str(tmp_path / "a.toml"), str(tmp_path / "b.toml"), "--runs", "4",
+                 "--workers", "1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "present values over 40 years at 3.5% (3.0% after year 30)" in out
+    assert "Year 0 is the first simulated year" in out
+    assert "years 6 to 39 repeat the flows of year 5, the last simulated" in out
+
+
 def test_a_scenario_against_itself_shows_no_difference(capsys):
     assert main(["appraise", str(ANNUAL), str(ANNUAL), "--runs", "10", "--workers", "1", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
