@@ -49,6 +49,13 @@ class Box:
     def words(self, cases_are: str) -> str:
         """The box as a sentence; `cases_are` says what a case is ("three_year does not beat
         annual in disruptions_total ...")."""
+        if not self.found and not self.limits:
+            # PRIM gave back the whole sample: it found no box that reaches the threshold, and
+            # the density of the whole sample is only the share of cases, not a box's
+            return (f"No region of the sampled ranges holds mostly such points: {cases_are} at "
+                    f"{self.cases} of the {self.points} sampled points "
+                    f"({self.cases / self.points:.0%}), and PRIM finds no box in which at least "
+                    f"{self.threshold:.0%} of the points are such cases.")
         if not self.found:
             return (f"No region of the sampled ranges holds mostly such points: {cases_are} at "
                     f"{self.cases} of the {self.points} sampled points, and the densest box PRIM "
@@ -225,7 +232,7 @@ def run(args: Any, out: Any, err: Any) -> int:
                     f"({span}), so there is no region to single out.")
     elif box is None:
         sentence = (f"No sampled point is such a case: {cases.not_} at all {len(means)} of them "
-                    f"({span}), so there is no region where it does not.")
+                    f"({span}), so there is no region to single out.")
     else:
         sentence = box.words(cases.are)
     half = (points["ci_high"] - points["ci_low"]).to_numpy(dtype=float) / 2

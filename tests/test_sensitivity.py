@@ -294,3 +294,17 @@ def test_discovery_reads_a_sweep_too(tmp_path, capsys):
     assert found["box"]["found"] and list(found["box"]["limits"]) == [RATE], found
     low, high = found["box"]["limits"][RATE]
     assert low == found["box"]["sampled"][RATE][0] and high < 0.6
+
+
+def test_a_box_prim_gave_back_as_the_whole_sample_is_not_called_its_densest():
+    # EMA's PRIM returns the whole sample when no box reaches the threshold; its density is then
+    # the share of cases, which was quoted as "the densest box PRIM finds has only 4%"
+    from simulator.discovery import Box
+
+    whole = Box({}, {"x": (0.0, 1.0)}, 1.0, 23 / 576, 1.0, 23, 576, 0.8)
+    text = whole.words("the metric is above 350")
+    assert "at 23 of the 576 sampled points (4%)" in text
+    assert "PRIM finds no box in which at least 80% of the points are such cases" in text
+    assert "densest" not in text
+    peeled = Box({"x": (0.2, 1.0)}, {"x": (0.0, 1.0)}, 0.5, 0.67, 0.1, 23, 576, 0.8)
+    assert "the densest box PRIM finds has only 67%" in peeled.words("the metric is above 350")
