@@ -25,7 +25,7 @@ from .sensitivity import (
     factors_from_file,
     make_design,
 )
-from .sensitivity_folder import Study, folder_name, preflight, run_study
+from .sensitivity_folder import DEFAULT_METRIC, Study, folder_name, preflight, run_study
 
 DEFAULT_RUNS = 200
 
@@ -46,7 +46,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--method", choices=METHODS, default="oat",
                    help="oat (tornado, 1 + 2 x factors points), morris (trajectories x (factors + "
                         "1)), sobol (N x (factors + 2)); default oat")
-    p.add_argument("--metric", default="disruptions_total", help="a per-run output (disruptions_total)")
+    p.add_argument("--metric", default=DEFAULT_METRIC,
+                   help="a per-run output (disruptions_total); another metric's study is named "
+                        "with a -<metric> suffix")
     p.add_argument("--samples", type=positive_int, default=None,
                    help="Morris trajectories (10) or Sobol base sample N, a power of 2 (64)")
     p.add_argument("--runs", type=positive_int, default=DEFAULT_RUNS,
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace, out: Any, err: Any, load_all: Callable, make_e
     study = Study(scenario, other[1] if other else None, design, metric, args.runs, args.seed)
     stem = folders.results_name(path)
     folder = folders.inside(Path(args.out), folder_name(
-        stem, folders.results_name(other[0]) if other else None, args.method))
+        stem, folders.results_name(other[0]) if other else None, args.method, metric))
     preflight(folder, args.resume, args.force)
     if not args.quiet and not args.json:
         err.print(f"{what}.", markup=False)

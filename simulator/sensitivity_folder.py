@@ -1,6 +1,6 @@
 """Running a sensitivity design into a results folder, resumably.
 
-    DIR/<stem>[-vs-<other>]-<method>/
+    DIR/<stem>[-vs-<other>]-<method>[-<metric>, unless disruptions_total]/
         manifest.json     kind "sensitivity": scenarios, factors, method, samples, runs, seed,
                           metric, the files' sha256
         design.parquet    one row per point: unit-cube coordinates (u_0, u_1, ...) and values
@@ -98,8 +98,16 @@ class Study:
         }
 
 
-def folder_name(stem: str, other_stem: str | None, method: str) -> str:
+DEFAULT_METRIC = "disruptions_total"
+
+
+def folder_name(stem: str, other_stem: str | None, method: str,
+                metric: str = DEFAULT_METRIC) -> str:
+    """`<stem>[-vs-<other>]-<method>`, and `-<metric>` for any metric but the default, so a study
+    of another metric does not take the same folder."""
     name = f"{stem}-vs-{other_stem}-{method}" if other_stem else f"{stem}-{method}"
+    if metric != DEFAULT_METRIC:
+        name += f"-{metric}"
     return folders.safe_name(name, f"{stem}.toml")
 
 

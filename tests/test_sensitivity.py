@@ -58,7 +58,7 @@ def flat_sobol(tmp_path_factory) -> Path:
                  "--method", "sobol", "--samples", "256", "--runs", "10", "--metric",
                  "priority_disruptions", "--workers", "2", "--out", str(out), "--quiet"])
     assert code == 0
-    return out / "flat-sobol"
+    return out / "flat-sobol-priority_disruptions"  # another metric than the default: named
 
 
 def test_sobol_indices_of_a_product_of_two_uniforms_match_the_closed_form(flat_sobol):
@@ -131,7 +131,7 @@ def test_discovery_follows_the_metric_where_lower_is_better(tmp_path, capsys):
                  "--samples", "8", "--runs", "20", "--metric", "lapsed_funds_m", "--workers", "2",
                  "--out", str(tmp_path), "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["discover", str(tmp_path / "three_year-vs-annual-morris")]) == 0
+    assert main(["discover", str(tmp_path / "three_year-vs-annual-morris-lapsed_funds_m")]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("No sampled point is such a case: three_year beats annual in "
                               "lapsed_funds_m at all 64 of them"), printed
@@ -308,3 +308,15 @@ def test_a_box_prim_gave_back_as_the_whole_sample_is_not_called_its_densest():
     assert "densest" not in text
     peeled = Box({"x": (0.2, 1.0)}, {"x": (0.0, 1.0)}, 0.5, 0.67, 0.1, 23, 576, 0.8)
     assert "the densest box PRIM finds has only 67%" in peeled.words("the metric is above 350")
+
+
+def test_a_study_of_another_metric_takes_its_own_folder():
+    from simulator.sensitivity_folder import folder_name
+
+    assert folder_name("three_year", "annual", "oat") == "three_year-vs-annual-oat"
+    assert folder_name("three_year", "annual", "oat", "disruptions_total") == (
+        "three_year-vs-annual-oat")
+    assert folder_name("three_year", "annual", "oat", "lapsed_funds_m") == (
+        "three_year-vs-annual-oat-lapsed_funds_m")
+    assert folder_name("annual", None, "sobol", "priority_disruptions") == (
+        "annual-sobol-priority_disruptions")
