@@ -137,6 +137,16 @@ class Estimate:
         return {"mean": self.mean, "ci_low": self.low, "ci_high": self.high, "se": self.se}
 
 
+def switching_value(cost_m: float, disruptions: float) -> float:
+    """PV extra cost (£m) x 1000 / PV extra disruptions: the value of a disruption (£k) at which
+    B is just worth it. Where B costs more and disrupts more, B pays off above it; where B costs
+    less and disrupts less (it "saves"), the saving is worth it below it. NaN otherwise (one
+    dominates the other, or nothing differs)."""
+    if (cost_m > 0 and disruptions > 0) or (cost_m < 0 and disruptions < 0):
+        return cost_m * 1000.0 / disruptions
+    return math.nan
+
+
 def _years(n: int) -> str:
     return f"{n} year" if n == 1 else f"{n} years"
 
@@ -201,11 +211,9 @@ class Appraisal:
         return verdict(self.difference["social_value_m"].mean, self.difference["cost_m"].mean)
 
     def switching_value_k(self) -> float:
-        """The social value per disruption (£k) at which B's extra cost is just repaid: PV extra
-        cost / PV extra disruptions; NaN when B does not both cost more and disrupt more."""
-        cost = self.difference["cost_m"].mean
-        more = self.difference["disruptions_total"].mean
-        return cost * 1000.0 / more if cost > 0 and more > 0 else math.nan
+        """The social value per disruption (£k) at which B is just worth it (`switching_value`)."""
+        return switching_value(self.difference["cost_m"].mean,
+                               self.difference["disruptions_total"].mean)
 
     def pays_off_from(self) -> int | None:
         """The shortest appraisal period from which B's mean extra NPSV stays above zero; None if
@@ -275,9 +283,13 @@ class Appraisal:
         switch = self.switching_value_k()
         if d["cost_m"].mean == 0 and d["disruptions_total"].mean == 0:
             end = "; the two are the same in present value"
-        elif math.isfinite(switch):
+        elif math.isfinite(switch) and d["cost_m"].mean > 0:
             end = (f"; it pays off if a disruption is worth more than £{switch:,.1f}k "
                    "(the switching value; no social value per disruption is set)")
+        elif math.isfinite(switch):
+            end = (f"; its saving is worth the disruptions forgone if a disruption is worth less "
+                   f"than £{switch:,.1f}k (the switching value; no social value per disruption "
+                   "is set)")
         elif kind == "dominates" or (d["cost_m"].mean <= 0 and d["disruptions_total"].mean >= 0):
             end = "; it dominates: more disruptions for no more cost, whatever a disruption is worth"
         else:
@@ -367,7 +379,7 @@ def appraise_years(years_a: dict[str, np.ndarray], years_b: dict[str, np.ndarray
                        else row["disruptions_total"]["mean"])
         row["verdict"], row["ratio"] = verdict(extra_value, row["cost_m"]["mean"])
         cost, more = row["cost_m"]["mean"], row["disruptions_total"]["mean"]
-        row["switching_value_k"] = cost * 1000.0 / more if cost > 0 and more > 0 else math.nan
+        row["switching_value_k"] = switching_value(cost, more)
         horizon.append(row)
     return Appraisal(a, b, runs_seed[0], runs_seed[1], settings, period, simulated,
                      {a: uplift_a, b: uplift_b}, per, diff, horizon, last)

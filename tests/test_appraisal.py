@@ -342,3 +342,25 @@ def test_one_run_is_refused_where_the_answer_is_a_paired_interval(capsys, monkey
     assert main([*command, "--runs", "1"]) == 2
     captured = capsys.readouterr()
     assert "must be at least 2" in captured.err and captured.out == ""
+
+
+def test_the_switching_value_is_the_same_threshold_read_either_way_round():
+    # B saves (costs less, disrupts less): the threshold below which the saving is worth it is
+    # the one above which A's extra cost pays off; it was "n/a" once A and B were swapped
+    from simulator.appraisal import Settings, switching_value
+
+    assert switching_value(4.0, 20.0) == switching_value(-4.0, -20.0) == pytest.approx(200.0)
+    assert math.isnan(switching_value(4.0, -20.0)) and math.isnan(switching_value(-4.0, 20.0))
+    assert math.isnan(switching_value(0.0, 0.0))
+    rng = np.random.default_rng(3)
+    runs, sim = 50, 5
+    base = rng.normal(2000, 50, (runs, sim))
+    spent = rng.normal(700, 10, (runs, sim))
+    more = _streams(runs, sim, base + 30 + rng.normal(0, 5, (runs, sim)), spent + 4.0)
+    less = _streams(runs, sim, base, spent)
+    forward = appraise_years(less, more, Settings(), sim)
+    backward = appraise_years(more, less, Settings(), sim)
+    assert backward.switching_value_k() == pytest.approx(forward.switching_value_k(), rel=1e-12)
+    assert "it pays off if a disruption is worth more than £" in forward.sentence()
+    assert ("its saving is worth the disruptions forgone if a disruption is worth less than £"
+            in backward.sentence())
