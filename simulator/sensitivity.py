@@ -199,9 +199,24 @@ def problem_spec(factors: Sequence[Factor]) -> dict[str, Any]:
 
 
 def _unit_of(factor: Factor, value: float) -> float:
-    """Where a value sits on the factor's unit scale (for the tornado's rows of the design)."""
+    """Where a value sits on the factor's probability scale, as Morris and Sobol record their
+    points (the tornado's rows of the design): the u whose quantile is the value, found by
+    bisection on the quantile function (monotone; 60 halvings reach a double's resolution)."""
     lo, hi = factor.dist.support()
-    return (value - lo) / (hi - lo) if hi > lo else 0.5
+    if not hi > lo:
+        return 0.5
+    if value <= lo:
+        return 0.0
+    if value >= hi:
+        return 1.0
+    below, above = 0.0, 1.0
+    for _ in range(60):
+        middle = 0.5 * (below + above)
+        if float(factor.dist.ppf(middle)) < value:
+            below = middle
+        else:
+            above = middle
+    return 0.5 * (below + above)
 
 
 @dataclass(frozen=True)

@@ -320,3 +320,15 @@ def test_a_study_of_another_metric_takes_its_own_folder():
         "three_year-vs-annual-oat-lapsed_funds_m")
     assert folder_name("annual", None, "sobol", "priority_disruptions") == (
         "annual-sobol-priority_disruptions")
+
+
+def test_the_tornado_design_is_on_the_probability_scale_like_the_others():
+    # design.parquet's u_* for a 5th-percentile value was its linear position in the range
+    from simulator.sensitivity import declared_factors, make_design
+
+    factors = declared_factors(load_scenario(THREE_YEAR))
+    design = make_design("oat", factors, 0, 1)
+    for k, factor in enumerate(factors):
+        back = factor.values(design.unit[:, k])
+        assert np.allclose(back, design.values[:, k], rtol=1e-9, atol=1e-12), factor.path
+    assert np.allclose(design.unit[1:3, 0], [0.05, 0.95])  # the tornado's ends are quantiles
