@@ -652,23 +652,34 @@ def _print_sweep_summary(outcome, paths: list[str], reference: str) -> None:
     for row in outcome.points.to_dict(orient="records"):
         cells = [row["point"], *(_fmt(row[p]) for p in paths)]
         for metric in shown:
-            cells.append(f"{_fmt(row[metric + '_mean'])} ({_fmt(row[metric + '_ci_low'])} - "
-                         f"{_fmt(row[metric + '_ci_high'])})")
+            mean, low, high = _together(*(row[f"{metric}_{k}"] for k in ("mean", "ci_low",
+                                                                          "ci_high")))
+            cells.append(f"{mean} ({low} - {high})")
             if row["point"] == reference:
                 cells.append("reference")
             else:
-                cells.append(f"{_signed(row[metric + '_diff_mean'])} "
-                             f"({_signed(row[metric + '_diff_ci_low'])} to "
-                             f"{_signed(row[metric + '_diff_ci_high'])})")
+                mean, low, high = _together(*(row[f"{metric}_{k}"] for k in (
+                    "diff_mean", "diff_ci_low", "diff_ci_high")), sign=True)
+                cells.append(f"{mean} ({low} to {high})")
         table.add_row(*cells)
     out.print(table)
     out.print(f"wrote {outcome.folder}/ (points.parquet and points/<id>/)", markup=False)
 
 
-def _signed(value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:+,.1f}"
+def _together(*values: float | None, sign: bool = False) -> list[str]:
+    """Numbers read together (a mean and its interval) with one number of decimals, enough for
+    the largest to show three significant digits: "1,006 (988 - 1,024)", not "1,006 (987.7 -
+    1,024)", and a difference of 0.008 as "+0.0080", not "+0.0"."""
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    top = max(finite, default=0.0)
+    if top >= 1000:
+        decimals = 0
+    elif top >= 10 or top == 0:
+        decimals = 1
+    else:
+        decimals = min(6, 2 - math.floor(math.log10(top)))
+    style = f"{'+' if sign else ''},.{decimals}f"
+    return ["-" if v is None or not math.isfinite(v) else format(v, style) for v in values]
 
 
 def _fmt(value: float) -> str:
@@ -694,7 +705,8 @@ def _print_run_summary(finished, runs: int, seed: int) -> None:
         cells = []
         for _, _, frame in finished:
             d = describe(frame[metric])
-            cells.append(f"{_fmt(d['mean'])}  [{_fmt(d['p5'])} - {_fmt(d['p95'])}]")
+            mean, low, high = _together(d["mean"], d["p5"], d["p95"])
+            cells.append(f"{mean}  [{low} - {high}]")
         table.add_row(metric, *cells)
     out.print(table)
     for _, folder, frame in finished:
@@ -770,13 +782,12 @@ def _print_comparison(report, base, other) -> None:
     table.add_column("P(B > A)", justify="right")
     for m in report["metrics"]:
         da, db, d = m["a"], m["b"], m["paired_difference"]
-        table.add_row(
-            m["metric"],
-            f"{_fmt(da['mean'])} [{_fmt(da['p5'])} - {_fmt(da['p95'])}]",
-            f"{_fmt(db['mean'])} [{_fmt(db['p5'])} - {_fmt(db['p95'])}]",
-            f"{d['mean']:+,.1f} ({d['ci_low']:+,.1f} to {d['ci_high']:+,.1f})",
-            share_text(m["prob_b_greater"]),
-        )
+        a_mean, a_low, a_high = _together(da["mean"], da["p5"], da["p95"])
+        b_mean, b_low, b_high = _together(db["mean"], db["p5"], db["p95"])
+        diff, low, high = _together(d["mean"], d["ci_low"], d["ci_high"], sign=True)
+        table.add_row(m["metric"], f"{a_mean} [{a_low} - {a_high}]",
+                      f"{b_mean} [{b_low} - {b_high}]", f"{diff} ({low} to {high})",
+                      share_text(m["prob_b_greater"]))
     out.print(table)
     out.print("runs 5-95%: what could happen in one run; 95% CI of mean: how precisely this many "
               "paired runs fix the difference (Monte Carlo precision).", markup=False)

@@ -370,3 +370,14 @@ def test_run_quiet_starts_without_the_libraries_it_does_not_use(tmp_path):
                           check=True)
     assert done.stdout.strip() == "[]"
     assert load_results(tmp_path / "annual").manifest["runs"] == 3
+
+
+def test_a_mean_and_its_interval_share_one_number_of_decimals():
+    # "1,006 (987.7 - 1,024)" mixed decimals; a difference of 0.008 read "+0.0 (-0.0 to +0.0)"
+    from simulator.cli import _together
+
+    assert _together(1006.2, 987.7, 1024.4) == ["1,006", "988", "1,024"]
+    assert _together(0.008, -0.0004, 0.016, sign=True) == ["+0.0080", "-0.0004", "+0.0160"]
+    assert _together(334.3, 261.9, 406.8, sign=True) == ["+334.3", "+261.9", "+406.8"]
+    assert _together(2.77, 0.0, 6.38) == ["2.77", "0.00", "6.38"]
+    assert _together(float("nan"), None, 0.0) == ["-", "-", "0.0"]
