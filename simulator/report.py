@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import __version__, assumptions, calibration, comparison, export, listing, uncertain
@@ -202,6 +203,18 @@ def calibration_html(check: CalibrationCheck) -> str:
     return "\n".join(parts)
 
 
+def _why_sheet(results: Mapping[str, BatchResults]) -> export.Sheet:
+    """The drivers of each headline, with shares as fractions formatted as percentages, as every
+    other share in the workbook is (the table's "%" rows hold percentages for the page)."""
+    frame = comparison.attribution_frame(results).copy()
+    shares = (frame["unit"] == "%").to_numpy()
+    numeric = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    frame.loc[shares, numeric] = frame.loc[shares, numeric] / 100.0
+    frame.loc[shares, "unit"] = "share"
+    return export.Sheet("Why", frame, row_format="metric",
+                        row_formats={int(i): export.SHARE for i in np.flatnonzero(shares)})
+
+
 _TREND = "+0.00%;-0.00%;0.00%"
 """A rate a year, as `fundsim calibrate` prints it ("+1.73% a year")."""
 
@@ -370,8 +383,7 @@ def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path
         sheets.append(export.Sheet("Paired differences", comparison.differences_frame(results),
                                    row_format="metric", percent=("share of runs better",),
                                    freeze_columns=3))
-        sheets.append(export.Sheet("Why", comparison.attribution_frame(results),
-                                   row_format="metric"))
+        sheets.append(_why_sheet(results))
     check = calibration_check(results)
     formats = {i: _calibration_format(r.target.measure) for i, r in enumerate(check.results)}
     sheets.append(export.Sheet("Calibration", calibration_frame(check), notes=check.notes,

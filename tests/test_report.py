@@ -150,6 +150,16 @@ def test_the_workbook_is_for_excel_numbers_formats_headers_and_the_headline_firs
             formats[cells["measure"].value] = {cells[c].number_format for c in
                                                ("model (mean)", "published low", "tolerance")}
     assert formats["output_trend"] == {"+0.00%;-0.00%;0.00%"}
+    # the Why sheet's share as a fraction shown as a percentage, as every other share (it was
+    # 49.06 with unit "%" in the format #,##0.000)
+    why = book["Why"]
+    columns = [c.value for c in why[1]]
+    share = next(dict(zip(columns, r, strict=True)) for r in why.iter_rows(min_row=2)
+                 if r[columns.index("metric")].value == "final_priority_share")
+    assert share["unit"].value == "share"
+    assert -1 < share["difference"].value < 1
+    assert 0 < next(c for n, c in share.items() if n.endswith(" mean")).value < 1
+    assert share["difference"].number_format == "0.0%"
     assert formats["disruptions_per_year"] == {"#,##0"}
     assert formats["priority_share"] == {"0.0%"}
 
