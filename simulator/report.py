@@ -133,6 +133,9 @@ def _table(frame: pd.DataFrame, digits: Mapping[str, str] | None = None,
 _SUMMARY_DIGITS = dict.fromkeys(comparison.SUMMARY_NUMBERS, ",.1f")
 _DIFFERENCE_DIGITS = {"mean difference": "+,.1f", "95% CI low": "+,.1f", "95% CI high": "+,.1f"}
 _SHARE = {"share of runs better": comparison.share_text}
+_BETTER_NOTE = ("'share of runs better' counts the runs where it has more output or loses less "
+                "money; it is blank for an output with no better direction (such as capability spend: more "
+                "is neither better nor worse).")
 
 
 # --------------------------------------------------------------------------- calibration
@@ -313,8 +316,7 @@ def render_html(results: Mapping[str, BatchResults], folders: Sequence[str | Pat
     parts += [f"<p class='note'>{html.escape(line)}</p>" for line in _uncertain_notes(results)]
     if paired:
         parts += ["<h2>Paired differences</h2>", "<p class='note'>Each scenario minus the first, "
-                  "run by run; 'share of runs better' counts the runs where it has more output or "
-                  "loses less money.</p>", _table(comparison.differences_frame(results),
+                  f"run by run; {_BETTER_NOTE}</p>", _table(comparison.differences_frame(results),
                                                   _DIFFERENCE_DIGITS, _SHARE)]
     parts.append(decision_report.value_html(value))
     if paired:
@@ -382,7 +384,7 @@ def xlsx_bytes(results: Mapping[str, BatchResults], folders: Sequence[str | Path
     if len({r.seed for r in results.values()}) == 1 and len(results) > 1:
         sheets.append(export.Sheet("Paired differences", comparison.differences_frame(results),
                                    row_format="metric", percent=("share of runs better",),
-                                   freeze_columns=3))
+                                   freeze_columns=3, notes=[_BETTER_NOTE[0].upper() + _BETTER_NOTE[1:]]))
         sheets.append(_why_sheet(results))
     check = calibration_check(results)
     formats = {i: _calibration_format(r.target.measure) for i, r in enumerate(check.results)}
