@@ -12,6 +12,12 @@ from .analysis import MAIN_METRICS
 from .listing import read_manifest
 from .sweep import SweepDesign, SweepOutcome, point_id, rescale_note
 
+SWEEP_INTERVALS_NOTE = ("Each point's interval is the 95% CI of its mean (Monte Carlo precision): "
+                        "how precisely its runs pin down the mean, narrowing as runs are added. "
+                        "What could happen in a single run is wider: the Runs sheet holds every "
+                        "run of every point, and each point's folder (points/<id>/) its bands.")
+"""The Points sheet shows means and their 95% CIs only, so the note says where the spread is."""
+
 
 def _column_format(column: str, varied: set[str]) -> str | None:
     """The number format of a points-table column: by the output it belongs to; a difference
@@ -69,7 +75,7 @@ def overview(design: SweepDesign, outcome: SweepOutcome) -> export.Front:
                                  "the <output>_diff_ columns are its paired mean difference and "
                                  "95% CI. Two points whose own intervals overlap can still differ "
                                  "clearly, since their runs share random numbers."]),
-        ("Reading the numbers", [assumptions.INTERVALS_NOTE]),
+        ("Reading the numbers", [SWEEP_INTERVALS_NOTE]),
         (assumptions.KEY_ASSUMPTIONS_TITLE, [*assumptions.KEY_ASSUMPTIONS,
                                              *assumptions.read_more_lines()]),
     ]

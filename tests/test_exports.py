@@ -133,6 +133,9 @@ def test_the_sweep_csv_and_workbook_hold_the_points_as_numbers(delay_sweep):
     assert book.sheetnames == ["Overview", "Points", "Runs"]
     front = " ".join(str(c.value) for c in book["Overview"]["A"] if c.value)
     assert "compared with p0000" in front and MODE in front
+    # the Points sheet has no spread columns, so the note says where the runs' spread is
+    assert "Each point's interval is the 95% CI of its mean" in front
+    assert "the runs' spread, 5-95%" not in front
     sheet = book["Points"]
     header = [c.value for c in sheet[1]]
     diff = header.index("disruptions_total_diff_mean") + 1
