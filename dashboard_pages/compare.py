@@ -25,7 +25,7 @@ from dashboard_pages import common as ui
 from dashboard_pages.view import render_comparison
 from simulator import comparison
 from simulator.errors import FundsimError
-from simulator.listing import is_sweep, newest_pair, results_entries, sweep_message
+from simulator.listing import Entry, is_sweep, newest_pair, results_entries, sweep_message
 from simulator.planner import parameter_differences
 from simulator.results import BatchResults, load_results
 
@@ -38,6 +38,23 @@ def _load(folder: str, stamp: tuple[float, ...]) -> BatchResults:
 
 def _stamp(folder: Path) -> tuple[float, ...]:
     return tuple(p.stat().st_mtime for p in sorted(folder.iterdir()) if p.is_file())
+
+
+def _newest_that_open(entries: list[Entry], tries: int = 8) -> list[str]:
+    """The labels of the two newest results that open (checked against their manifests), in the
+    order they were written: a tampered or unreadable folder among the newest is passed over, so
+    the page does not open on a refusal and "Pick at least two". It is still listed, and refused
+    with its reason if picked."""
+    found = []
+    for entry in reversed(entries[-tries:]):
+        try:
+            _load(str(entry.folder), _stamp(entry.folder))
+        except Exception:  # any failure: `_open` says which, if it is picked
+            continue
+        found.append(entry.label)
+        if len(found) == 2:
+            break
+    return found[::-1] if found else [e.label for e in newest_pair(entries)]
 
 
 def _open(folder: Path, shown: str) -> BatchResults | None:
@@ -80,7 +97,7 @@ def main() -> None:
     with st.sidebar:
         st.header("Results folders")
         picked = st.multiselect(f"Found under {ui.plain(root)} (newest last)", list(labels),
-                                default=[e.label for e in newest_pair(entries)],
+                                default=_newest_that_open(entries),
                                 key="compare_results",
                                 help="Every finished results folder; a sweep is listed as its "
                                      "points. The first you pick is the reference.")

@@ -485,6 +485,10 @@ def test_compare_page_refuses_a_folder_that_does_not_match_its_manifest(folders)
     at = _app()
     at.switch_page(COMPARE).run()
     assert not at.exception
+    # the page opens on what opens: the tampered folder, though newest, is not picked by default
+    assert at.multiselect(key="compare_results").value == ["good"]
+    assert not at.error
+    at.multiselect(key="compare_results").set_value(["good", "tampered"]).run()
     message = _errors(at)
     assert "Refused" in message and "does not match its manifest" in message
 
