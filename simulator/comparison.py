@@ -38,9 +38,8 @@ def headline_texts(results: Mapping[str, BatchResults]) -> list[str]:
     """The plain-words sentence for every scenario against the first (the reference)."""
     if len(results) < 2:
         return []
-    (a_name, a), *others = results.items()
     return [headline(a_name, b_name, paired_comparison(a.runs, b.runs, "disruptions_total"),
-                     a.scenario.horizon.years) for b_name, b in others]
+                     a.scenario.horizon.years) for a_name, a, b_name, b in _pairs(results)]
 
 
 def change_headline(change: str, plural: bool, results: Mapping[str, BatchResults]) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from .errors import ScenarioError, UsageError
 from .executors import ChunkExecutor
 from .files import write_atomic
 from .memory import run_batch
-from .scenario import Scenario
+from .scenario import Scenario, inherited_files
 from .sweep import bind, parse_vary
 
 PENALTY = 1e6
@@ -119,7 +118,7 @@ def check_out(out: Path, source: Path, force: bool) -> None:
     an existing file without `--force`, and with it any file but a calibrated scenario fundsim
     wrote (a user's own scenario is never replaced), or a path under a file."""
     target = out.resolve()
-    if target in inherited_files(source):
+    if target in {path.resolve() for path in inherited_files(source)}:
         raise UsageError(f"{out}: is {source} or a file it inherits, which the calibrated file "
                          "will inherit in turn; it was left untouched: choose another --out")
     if out.is_symlink() or (out.exists() and not out.is_file()):
@@ -139,23 +138,6 @@ def check_out(out: Path, source: Path, force: bool) -> None:
     if not folder.is_dir():
         raise UsageError(f"{out}: {folder} is a file, so no folder can be made under it; choose "
                          "another --out")
-
-
-def inherited_files(source: Path) -> set[Path]:
-    """The scenario file and every file it inherits through `base` (resolved paths; the chain
-    was read and checked when the scenario loaded)."""
-    found: set[Path] = set()
-    path = source
-    while path.resolve() not in found:
-        found.add(path.resolve())
-        try:
-            base = tomllib.loads(path.read_text(encoding="utf-8-sig")).get("base")
-        except (OSError, ValueError):
-            break
-        if not isinstance(base, str) or not base:
-            break
-        path = path.parent / base
-    return found
 
 
 def _is_calibrated_file(path: Path) -> bool:

@@ -287,17 +287,20 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(exc.file, located) from None
 
 
+def inherited_files(path: str | Path) -> list[Path]:
+    """The scenario file and every file it inherits through `base`, nearest first, as
+    `load_scenario` reads them (so a chain it refuses is refused here too)."""
+    files: list[tuple[Path, dict[str, Any]]] = []
+    _read_resolved(Path(path), chain=(), files=files)
+    return [file for file, _ in files]
+
+
 def _holder(path: str, files: list[tuple[Path, dict[str, Any]]]) -> str | None:
     """Which inherited file holds the field a problem names: None when the scenario file itself
     sets it, or no one file does (a missing field, a rule over a whole table)."""
     parts = [part.strip('"') for part in re.findall(r'"[^"]*"|[^.]+', path)]
     for file, own in files:  # the scenario file first, then what it inherits, nearest first
-        node: Any = own
-        for part in parts:
-            if not isinstance(node, dict) or part not in node:
-                break
-            node = node[part]
-        else:
+        if uncertain.path_value(own, parts)[0]:
             return None if file is files[0][0] else str(file)
     return None
 

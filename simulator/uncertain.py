@@ -39,10 +39,11 @@ STRUCTURAL_FIELDS = {"recruitment_interval_months"}
 """Number fields that set how many events and draws a run has, so cannot vary between runs."""
 
 
-def path_value(data: dict[str, Any], path: str) -> tuple[bool, Any]:
-    """(found, value) of a dotted field path in scenario data."""
+def path_value(data: dict[str, Any], path: str | list[str]) -> tuple[bool, Any]:
+    """(found, value) of a dotted field path in scenario data, or of the path's parts (where a
+    part holds dots itself, as an `[uncertain]` entry's key does)."""
     node: Any = data
-    for part in path.split("."):
+    for part in path.split(".") if isinstance(path, str) else path:
         if not isinstance(node, dict) or part not in node:
             return False, None
         node = node[part]

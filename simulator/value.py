@@ -194,8 +194,7 @@ class ValueResult:
                          "would match it with that much less money")
         else:
             more = "more" if self.value_m >= 0 else "less"
-            if self.value_m < 0:  # the interval of the amount less, as the sentence says it
-                ci = f"(95% CI {money(-self.ci_high)} to {money(-self.ci_low)})"
+            ci = _amount_ci(self.value_m, self.ci_low, self.ci_high)
             text = (f"On these assumptions {self.a} would need {money(abs(self.value_m))} a year "
                     f"{more} core money {ci} for its mean {self.metric} {over} to equal "
                     f"{possessive(self.b)}")
@@ -207,8 +206,7 @@ class ValueResult:
                          f"year is worth {money(m.value_m)} a year {mci} (further months are worth "
                          "less each: docs/value.md)")
             else:
-                if m.value_m < 0:  # the interval of the amount less, as the sentence says it
-                    mci = f"(95% CI {money(-m.value_high)} to {money(-m.value_low)})"
+                mci = _amount_ci(m.value_m, m.value_low, m.value_high)
                 text += (f"; confirming {possessive(self.a)} core money one month earlier every "
                          f"year moves its mean {self.metric} as {money(abs(m.value_m))} a year "
                          f"{'more' if m.value_m >= 0 else 'less'} core money would {mci}")
@@ -234,6 +232,14 @@ class ValueResult:
             "methods": self.methods, "sentence": self.sentence(),
         }
         return out
+
+
+def _amount_ci(value: float, low: float, high: float) -> str:
+    """The interval of an amount said as "£X more" or, when negative, "£X less": for "less" the
+    interval of the amount less, so it reads the same way round as the words."""
+    if value < 0:
+        low, high = -high, -low
+    return f"(95% CI {money(low)} to {money(high)})"
 
 
 def money(value: float) -> str:
